@@ -1,0 +1,14 @@
+from crm.queries import active_memberships_of
+
+
+def tenant(request):
+    """The current company, the caller's permissions and the companies for the switcher."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "company": getattr(request, "company", None),
+        "membership": getattr(request, "membership", None),
+        "perms_crm": getattr(request, "permissions", frozenset()),
+        "switcher_memberships": active_memberships_of(user),
+    }

@@ -1,0 +1,66 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from crm import services
+from crm.forms import CompanySettingsForm
+from crm.permissions import tenant_view
+from crm.queries import active_memberships_of, memberships_visible_to
+
+
+def home(request):
+    """Send the user to their last company, else their first; explain when they have none."""
+    memberships = list(active_memberships_of(request.user))
+    if not memberships:
+        return render(request, "crm/no_company.html")
+    last = request.session.get("last_company")
+    chosen = next((m for m in memberships if m.company.slug == last), memberships[0])
+    return redirect("crm:dashboard", company_slug=chosen.company.slug)
+
+
+@tenant_view("dashboard.view")
+def dashboard(request, company_slug):
+    request.session["last_company"] = company_slug
+    team = memberships_visible_to(request.membership).select_related("user")
+    return render(request, "crm/dashboard.html", {"team": team})
+
+
+@tenant_view("members.view")
+def member_list(request, company_slug):
+    members = (
+        memberships_visible_to(request.membership)
+        .select_related("user", "manager__user")
+        .order_by("role", "user__email")
+    )
+    return render(request, "crm/member_list.html", {"members": members})
+
+
+@tenant_view("company.manage")
+def company_settings(request, company_slug):
+    form = CompanySettingsForm(request.POST or None, instance=request.company)
+    if request.method == "POST" and form.is_valid():
+        services.company_update(
+            company=request.company,
+            name=form.cleaned_data["name"],
+            default_country=form.cleaned_data["default_country"],
+        )
+        messages.success(request, "Company settings saved.")
+        return redirect("crm:company_settings", company_slug=request.company.slug)
+    return render(request, "crm/company_settings.html", {"form": form})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
