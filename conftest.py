@@ -61,3 +61,7 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+
+
+# Register every app's URL object makers for the isolation walk.
+import leads.testing.factories  # noqa: E402, F401

@@ -139,3 +139,59 @@ class Membership(models.Model):
             seen.add(current.pk)
             current = current.manager
         return False
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    MEETING = "meeting", "Meeting"
+    NOTE = "note", "Note"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    SYSTEM = "system", "System event"
+
+
+class Activity(models.Model):
+    """One entry on a record's timeline: an interaction (call, email, …) or a system event."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="activities")
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=10, choices=ActivityKind.choices)
+    event = models.CharField(max_length=80, blank=True, help_text="Dotted action name for system events.")
+    subject = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    outcome = models.CharField(max_length=100, blank=True)
+    owner = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["content_type", "object_id", "-occurred_at"]),
+            models.Index(fields=["company", "-occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject or self.event}"
+
+
+class Notification(models.Model):
+    """An in-app message to one member (mention, assignment, …)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="notifications")
+    verb = models.CharField(max_length=60)
+    text = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.text

@@ -19,12 +19,12 @@ SDR_PERMISSIONS = frozenset(
         "leads.change",
         "leads.comment",
         "leads.claim",
+        "leads.delete",
         "activity.view",
     }
 )
 MANAGER_PERMISSIONS = SDR_PERMISSIONS | {
     "leads.assign",
-    "leads.delete",
     "leads.restore",
     "leads.bulk",
     "leads.merge",

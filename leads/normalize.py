@@ -1,0 +1,113 @@
+"""Normalised match keys: the stored, indexed forms used for search and duplicate detection."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit, urlunsplit
+
+import phonenumbers
+
+LEGAL_SUFFIXES = frozenset(
+    {
+        "inc",
+        "incorporated",
+        "llc",
+        "llp",
+        "ltd",
+        "limited",
+        "plc",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "gmbh",
+        "ag",
+        "sa",
+        "sas",
+        "sarl",
+        "srl",
+        "spa",
+        "bv",
+        "nv",
+        "oy",
+        "ab",
+        "as",
+        "aps",
+        "pty",
+        "pvt",
+        "kg",
+        "kgaa",
+        "ug",
+        "se",
+    }
+)
+_NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+_TRACKING_PARAMS = re.compile(r"^(utm_|fbclid|gclid|trk|ref|originalSubdomain)", re.IGNORECASE)
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and punctuation, collapse whitespace."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", _NON_WORD.sub(" ", ascii_text.lower())).strip()
+
+
+def email_key(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def email_domain(email: str) -> str:
+    key = email_key(email)
+    return key.rsplit("@", 1)[1] if "@" in key else ""
+
+
+def phone_key(phone: str, default_country: str) -> str:
+    """E.164 form of ``phone`` read in ``default_country``; '' when empty or unparseable."""
+    parsed = parse_phone(phone, default_country)
+    if parsed is None:
+        return ""
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_phone(phone: str, default_country: str):
+    """The parsed number when it is valid for its country, else None."""
+    if not (phone or "").strip():
+        return None
+    try:
+        parsed = phonenumbers.parse(phone, (default_country or "US").upper())
+    except phonenumbers.NumberParseException:
+        return None
+    return parsed if phonenumbers.is_valid_number(parsed) else None
+
+
+def profile_url_key(url: str) -> str:
+    """Canonical profile URL: https, no www/m., lower-case host and path, no query noise or slash."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    for prefix in ("www.", "m.", "mobile."):
+        if host.startswith(prefix):
+            host = host[len(prefix) :]
+    path = parts.path.rstrip("/").lower()
+    query = "&".join(
+        pair for pair in parts.query.split("&") if pair and not _TRACKING_PARAMS.match(pair.split("=", 1)[0])
+    )
+    return urlunsplit(("https", host.lower(), path, query, ""))
+
+
+def company_key(name: str) -> str:
+    """Company name without punctuation, accents or legal suffixes: 'ACME, Inc.' → 'acme'."""
+    words = fold(name).split()
+    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
+        words.pop()
+    return " ".join(words)
+
+
+def name_key(first_name: str, last_name: str) -> str:
+    return fold(f"{first_name} {last_name}")

@@ -1,0 +1,410 @@
+"""Every write on leads, their statuses and comments. Views, API, admin, commands and tasks call
+these; each is atomic, validates foreign keys against the lead's company and leaves a history row
+whose change reason names the action."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crm.models import Activity, ActivityKind, Company, Membership, Notification, Role
+from crm.sanitize import html_is_blank, sanitize_html
+from leads import normalize
+from leads.customfields import clean_custom_fields
+from leads.models import (
+    AuthorityLevel,
+    Campaign,
+    CustomField,
+    Lead,
+    LeadComment,
+    LeadStatus,
+    Stage,
+    StatusCategory,
+    StatusChange,
+)
+from leads.workflow import check_transition, initial_status
+
+TEXT_FIELDS = (
+    "first_name", "last_name", "email", "phone", "country", "job_title", "company_name", "profile_url",
+    "lead_source", "medium", "term", "interest_product", "budget_range", "authority_level", "need", "timeline",
+)  # fmt: skip
+PLAIN_FIELDS = ("gdpr_consent", "dnd", "opt_in_date", "stage", "profile_data")
+EDITABLE_FIELDS = TEXT_FIELDS + PLAIN_FIELDS + ("campaign", "owner", "custom_fields")
+MENTION = re.compile(r"(?<![\w.])@([\w.+-]+)")
+
+
+def _company_object(model, value, company: Company, field: str, *, extra: Q | None = None):
+    """Resolve ``value`` (instance or pk) to a row of ``model`` in ``company``, or a field error."""
+    if value in (None, ""):
+        return None
+    pk = value.pk if isinstance(value, model) else value
+    queryset = model.objects.filter(company=company)
+    if extra is not None:
+        queryset = queryset.filter(extra)
+    try:
+        return queryset.get(pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise ValidationError({field: f"Choose a valid {field.replace('_', ' ')} of this company."}) from None
+
+
+def _record(instance, actor: Membership | None, reason: str) -> None:
+    instance._change_reason = reason
+    instance._history_user = actor.user if actor is not None else None
+
+
+def _apply_fields(lead: Lead, data: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    unknown = set(data) - set(EDITABLE_FIELDS) - {"status", "status_note"}
+    for name in sorted(unknown):
+        errors[name] = ["Unknown field."]
+    for name in TEXT_FIELDS:
+        if name in data:
+            value = data[name]
+            setattr(lead, name, "" if value is None else str(value).strip())
+    for name in PLAIN_FIELDS:
+        if name in data:
+            setattr(lead, name, data[name])
+    lead.country = lead.country.upper() or lead.company.default_country
+    lead.email = lead.email.lower()
+    return errors
+
+
+def _validate_contact(lead: Lead, errors: dict[str, list[str]]) -> None:
+    if lead.email:
+        try:
+            validate_email(lead.email)
+        except ValidationError:
+            errors.setdefault("email", []).append("Enter a valid email address.")
+    if lead.phone and normalize.parse_phone(lead.phone, lead.country) is None:
+        errors.setdefault("phone", []).append(f"Enter a valid phone number for {lead.country} or in +country format.")
+    if lead.profile_url:
+        try:
+            URLValidator(schemes=["http", "https"])(lead.profile_url)
+        except ValidationError:
+            errors.setdefault("profile_url", []).append("Enter a valid http(s) URL.")
+    if not (lead.email or lead.phone or lead.profile_url):
+        errors.setdefault("__all__", []).append("Give at least one way to reach the lead: email, phone or profile URL.")
+    if not lead.lead_source:
+        errors.setdefault("lead_source", []).append("Lead source is required.")
+    if lead.authority_level and lead.authority_level not in AuthorityLevel.values:
+        errors.setdefault("authority_level", []).append(f"Choose one of {', '.join(AuthorityLevel.values)}.")
+    if lead.stage not in Stage.values:
+        errors.setdefault("stage", []).append(f"Choose one of {', '.join(Stage.values)}.")
+    if not isinstance(lead.profile_data, dict):
+        errors.setdefault("profile_data", []).append("Profile data must be a JSON object.")
+
+
+def _apply_relations(lead: Lead, data: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    company = lead.company
+    for name, model, extra in (
+        ("campaign", Campaign, None),
+        ("owner", Membership, Q(is_active=True)),
+    ):
+        if name not in data:
+            continue
+        try:
+            setattr(lead, name, _company_object(model, data[name], company, name, extra=extra))
+        except ValidationError as error:
+            errors.setdefault(name, []).extend(error.message_dict[name])
+    if lead.campaign_id is None and "campaign" not in errors:
+        errors["campaign"] = ["Campaign is required."]
+    if "custom_fields" in data:
+        definitions = list(CustomField.objects.filter(company=company))
+        cleaned, problems = clean_custom_fields(definitions, data["custom_fields"] or {})
+        lead.custom_fields = cleaned
+        for key, message in problems.items():
+            errors.setdefault(f"custom_fields.{key}", []).append(message)
+
+
+def _refresh_keys(lead: Lead) -> None:
+    lead.email_key = normalize.email_key(lead.email)
+    lead.phone_key = normalize.phone_key(lead.phone, lead.country)
+    lead.profile_url_key = normalize.profile_url_key(lead.profile_url)
+    lead.company_key = normalize.company_key(lead.company_name)
+    lead.name_key = normalize.name_key(lead.first_name, lead.last_name)
+
+
+def _validated(lead: Lead, data: dict[str, Any]) -> None:
+    errors = _apply_fields(lead, data)
+    _apply_relations(lead, data, errors)
+    _validate_contact(lead, errors)
+    try:
+        lead.full_clean(exclude=["company", "campaign", "owner", "status", "created_by", "merged_into", *errors])
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    _refresh_keys(lead)
+
+
+def _touch(lead: Lead, actor: Membership | None, at) -> list[str]:
+    """Record activity on the lead; the owner's first touch after assignment is the first response."""
+    lead.last_activity_at = at
+    fields = ["last_activity_at"]
+    if actor is not None and lead.owner_id == actor.pk and lead.first_response_at is None:
+        lead.first_response_at = at
+        fields.append("first_response_at")
+    return fields
+
+
+def _system_event(lead: Lead, actor: Membership | None, event: str, subject: str, **data) -> Activity:
+    return Activity.objects.create(
+        company_id=lead.company_id,
+        content_type=ContentType.objects.get_for_model(Lead),
+        object_id=lead.pk,
+        kind=ActivityKind.SYSTEM,
+        event=event,
+        subject=subject,
+        owner=actor,
+        data=data,
+    )
+
+
+@transaction.atomic
+def lead_create(
+    *, company: Company, actor: Membership | None, data: dict[str, Any], reason: str = "leads.lead.created"
+) -> Lead:
+    """Validate, normalise and save a new lead in the company's initial status (or, when ``data``
+    names another status, one the actor may reach from the initial status)."""
+    if actor is not None and actor.company_id != company.pk:
+        raise PermissionDenied
+    lead = Lead(company=company, created_by=actor)
+    _validated(lead, data)
+    lead.status = initial_status(company.pk)
+    target = data.get("status")
+    target_status = None
+    if target not in (None, "") and (getattr(target, "pk", target) != lead.status.pk):
+        target_status = _company_object(LeadStatus, target, company, "status")
+        if actor is None:
+            raise ValidationError({"status": "Only a person can create a lead in a status other than the initial one."})
+        check_transition(lead=lead, to_status=target_status, actor=actor, note=data.get("status_note", ""))
+    now = timezone.now()
+    lead.status_changed_at = now
+    if lead.owner_id:
+        lead.assigned_at = now
+    _record(lead, actor, reason)
+    lead.save()
+    StatusChange.objects.create(lead=lead, from_status=None, to_status=lead.status, changed_by=actor, changed_at=now)
+    if target_status is not None:
+        lead_transition(actor=actor, lead=lead, to_status=target_status, note=data.get("status_note", ""))
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, actor: Membership, lead: Lead, data: dict[str, Any], reason: str = "leads.lead.changed") -> Lead:
+    """Change fields of a lead. A new ``status`` goes through the workflow like any transition."""
+    lead = Lead.objects.select_for_update().select_related("company", "status").get(pk=lead.pk)
+    _check_editable(lead, actor)
+    if "owner" in data and getattr(data["owner"], "pk", data["owner"]) != lead.owner_id:
+        if actor.role == Role.SDR:
+            raise ValidationError({"owner": "Only managers and admins assign leads."})
+        lead.assigned_at = timezone.now()
+    _validated(lead, data)
+    _record(lead, actor, reason)
+    lead.save()
+    target = data.get("status")
+    if target not in (None, "") and getattr(target, "pk", target) != lead.status_id:
+        to_status = _company_object(LeadStatus, target, lead.company, "status")
+        lead = lead_transition(actor=actor, lead=lead, to_status=to_status, note=data.get("status_note", ""))
+    return lead
+
+
+def _check_editable(lead: Lead, actor: Membership) -> None:
+    if actor.company_id != lead.company_id:
+        raise PermissionDenied
+    if lead.merged_into_id is not None:
+        raise ValidationError({"__all__": "This lead was merged into another; edit that one instead."})
+    if lead.is_deleted:
+        raise ValidationError({"__all__": "This lead is deleted; restore it first."})
+
+
+@transaction.atomic
+def lead_transition(*, actor: Membership, lead: Lead, to_status: LeadStatus, note: str = "") -> Lead:
+    """Move a lead along the workflow: only an allowed transition succeeds, converted is final."""
+    lead = Lead.objects.select_for_update().select_related("status", "company").get(pk=lead.pk)
+    _check_editable(lead, actor)
+    check_transition(lead=lead, to_status=to_status, actor=actor, note=note)
+    now = timezone.now()
+    previous = lead.status
+    lead.status = to_status
+    lead.status_changed_at = now
+    if to_status.category == StatusCategory.WON and to_status.is_terminal:
+        lead.converted_at = now
+        lead.stage = Stage.CONVERTED
+    _touch(lead, actor, now)
+    _record(lead, actor, "leads.lead.status_changed")
+    lead.save()
+    StatusChange.objects.create(
+        lead=lead, from_status=previous, to_status=to_status, changed_by=actor, changed_at=now, note=note.strip()
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_delete(*, actor: Membership, lead: Lead) -> Lead:
+    """Soft delete: the lead leaves every list and can be restored by a manager."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    _check_editable(lead, actor)
+    lead.is_deleted = True
+    lead.deleted_at = timezone.now()
+    _record(lead, actor, "leads.lead.deleted")
+    lead.save(update_fields=["is_deleted", "deleted_at", "updated_at"])
+    _system_event(lead, actor, "leads.lead.deleted", "Lead deleted")
+    return lead
+
+
+@transaction.atomic
+def lead_restore(*, actor: Membership, lead: Lead) -> Lead:
+    if actor.role not in (Role.ADMIN, Role.MANAGER):
+        raise PermissionDenied
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if not lead.is_deleted:
+        raise ValidationError({"__all__": "This lead is not deleted."})
+    lead.is_deleted = False
+    lead.deleted_at = None
+    _record(lead, actor, "leads.lead.restored")
+    lead.save(update_fields=["is_deleted", "deleted_at", "updated_at"])
+    _system_event(lead, actor, "leads.lead.restored", "Lead restored")
+    return lead
+
+
+# --- comments ----------------------------------------------------------------------------------
+
+
+def _mentioned_members(company_id: int, body_text: str, author: Membership) -> list[Membership]:
+    handles = {h.lower().rstrip(".") for h in MENTION.findall(body_text)}
+    if not handles:
+        return []
+    members = Membership.objects.filter(company_id=company_id, is_active=True).select_related("user")
+    found = []
+    for member in members:
+        local = member.user.email.split("@")[0].lower()
+        first = member.user.full_name.split(" ")[0].lower() if member.user.full_name else ""
+        if member.pk != author.pk and (local in handles or first in handles):
+            found.append(member)
+    return found
+
+
+def _clean_body(body: str) -> str:
+    clean = sanitize_html(body)
+    if html_is_blank(clean):
+        raise ValidationError({"body": "Write something before posting."})
+    if len(clean) > 20000:
+        raise ValidationError({"body": "Keep comments under 20,000 characters."})
+    return clean
+
+
+def _notify_mentions(comment: LeadComment, author: Membership, url: str) -> None:
+    from django.utils.html import strip_tags
+
+    for member in _mentioned_members(comment.company_id, strip_tags(comment.body), author):
+        Notification.objects.create(
+            company_id=comment.company_id,
+            recipient=member,
+            verb="leads.comment.mentioned",
+            text=f"{author.user} mentioned you on {comment.lead.display_name}",
+            url=url,
+        )
+
+
+@transaction.atomic
+def comment_create(
+    *, actor: Membership, lead: Lead, body: str, parent: LeadComment | int | None = None, url: str = ""
+) -> LeadComment:
+    _check_editable(lead, actor)
+    if parent not in (None, ""):
+        parent_id = getattr(parent, "pk", parent)
+        parent = (
+            LeadComment.objects.filter(pk=parent_id, lead=lead, is_deleted=False).first()
+            if str(parent_id).isdigit()
+            else None
+        )
+        if parent is None:
+            raise ValidationError({"parent": "You can only reply to a comment on this lead."})
+    comment = LeadComment(company_id=lead.company_id, lead=lead, author=actor, parent=parent or None)
+    comment.body = _clean_body(body)
+    _record(comment, actor, "leads.comment.created")
+    comment.save()
+    fields = _touch(lead, actor, comment.created_at)
+    lead.save_without_historical_record(update_fields=fields)
+    _notify_mentions(comment, actor, url)
+    return comment
+
+
+@transaction.atomic
+def comment_edit(*, actor: Membership, comment: LeadComment, body: str) -> LeadComment:
+    if comment.author_id != actor.pk:
+        raise PermissionDenied
+    if comment.is_deleted:
+        raise ValidationError({"body": "A deleted comment cannot be edited."})
+    comment.body = _clean_body(body)
+    comment.edited_at = timezone.now()
+    _record(comment, actor, "leads.comment.edited")
+    comment.save(update_fields=["body", "edited_at"])
+    return comment
+
+
+@transaction.atomic
+def comment_delete(*, actor: Membership, comment: LeadComment) -> LeadComment:
+    if comment.author_id != actor.pk:
+        raise PermissionDenied
+    comment.is_deleted = True
+    comment.deleted_at = timezone.now()
+    _record(comment, actor, "leads.comment.deleted")
+    comment.save(update_fields=["is_deleted", "deleted_at"])
+    return comment
+
+
+# --- activities --------------------------------------------------------------------------------
+
+INTERACTIONS = [k for k in ActivityKind.values if k != ActivityKind.SYSTEM]
+
+
+@transaction.atomic
+def activity_log(
+    *,
+    actor: Membership,
+    lead: Lead,
+    kind: str,
+    subject: str = "",
+    notes: str = "",
+    outcome: str = "",
+    occurred_at=None,
+) -> Activity:
+    """Record a call, email, meeting, note or WhatsApp message on the lead's timeline."""
+    _check_editable(lead, actor)
+    errors = {}
+    if kind not in INTERACTIONS:
+        errors["kind"] = [f"Choose one of {', '.join(INTERACTIONS)}."]
+    if not (subject or "").strip() and not (notes or "").strip():
+        errors["subject"] = ["Give a subject or notes."]
+    occurred_at = occurred_at or timezone.now()
+    if occurred_at > timezone.now() + timedelta(minutes=5):
+        errors["occurred_at"] = ["An interaction that already happened cannot be in the future."]
+    if errors:
+        raise ValidationError(errors)
+    activity = Activity(
+        company_id=lead.company_id,
+        content_type=ContentType.objects.get_for_model(Lead),
+        object_id=lead.pk,
+        kind=kind,
+        subject=subject.strip()[:200],
+        notes=notes.strip(),
+        outcome=outcome.strip()[:100],
+        owner=actor,
+        occurred_at=occurred_at,
+    )
+    activity.full_clean()
+    activity.save()
+    fields = _touch(lead, actor, max(occurred_at, lead.last_activity_at or occurred_at))
+    lead.save_without_historical_record(update_fields=fields)
+    return activity

@@ -1,0 +1,97 @@
+"""The status workflow: the seed's seven statuses, their default transitions, and the engine that
+every door (UI, API, admin, bulk, import) uses to move a lead."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from crm.models import Company, Membership, Role
+from leads.models import Lead, LeadStatus, StatusCategory, StatusTransition
+
+CONVERTED = "converted"
+
+# key, name, category, colour, initial, terminal, description
+DEFAULT_STATUSES = [
+    ("new", "New", StatusCategory.OPEN, "#1e88e5", True, False, "Not contacted yet."),
+    ("contacted", "Contacted", StatusCategory.OPEN, "#8e24aa", False, False, "First touch made."),
+    ("qualified", "Qualified", StatusCategory.OPEN, "#43a047", False, False, "Fits and wants to talk."),
+    ("unqualified", "Unqualified", StatusCategory.LOST, "#757575", False, False, "Not a fit for now."),
+    (CONVERTED, "Converted", StatusCategory.WON, "#2e7d32", False, True, "Became an account, contact and deal."),
+    ("recycled", "Recycled", StatusCategory.OPEN, "#f9a825", False, False, "Back to nurturing."),
+    ("disqualified", "Disqualified", StatusCategory.CLOSED, "#c62828", False, False, "Spam, fake or out of scope."),
+]
+MANAGERS = [Role.ADMIN, Role.MANAGER]
+# from, to, roles (empty: everyone), note required
+DEFAULT_TRANSITIONS = [
+    ("new", "contacted", [], False),
+    ("new", "unqualified", [], True),
+    ("new", "disqualified", [], True),
+    ("contacted", "qualified", [], False),
+    ("contacted", "unqualified", [], True),
+    ("contacted", "disqualified", [], True),
+    ("contacted", "recycled", [], False),
+    ("qualified", CONVERTED, [], False),
+    ("qualified", "unqualified", [], True),
+    ("qualified", "recycled", [], False),
+    ("unqualified", "recycled", [], False),
+    ("unqualified", "disqualified", MANAGERS, True),
+    ("recycled", "contacted", [], False),
+    ("disqualified", "recycled", MANAGERS, True),
+]
+
+
+def statuses_create_defaults(company: Company) -> None:
+    by_key = {}
+    for order, (key, name, category, color, initial, terminal, description) in enumerate(DEFAULT_STATUSES):
+        by_key[key] = LeadStatus.objects.create(
+            company=company,
+            key=key,
+            name=name,
+            category=category,
+            color=color,
+            is_initial=initial,
+            is_terminal=terminal,
+            description=description,
+            order=order * 10,
+        )
+    StatusTransition.objects.bulk_create(
+        StatusTransition(
+            company=company,
+            from_status=by_key[src],
+            to_status=by_key[dst],
+            allowed_roles=list(roles),
+            note_required=note,
+        )
+        for src, dst, roles, note in DEFAULT_TRANSITIONS
+    )
+
+
+def initial_status(company_id: int) -> LeadStatus:
+    status = LeadStatus.objects.filter(company_id=company_id, is_initial=True, is_active=True).first()
+    if status is None:
+        raise ValidationError({"status": "The company has no active initial status; ask an admin to set one."})
+    return status
+
+
+def check_transition(*, lead: Lead, to_status: LeadStatus, actor: Membership, note: str) -> StatusTransition:
+    """The rule that allows this move, or a ValidationError naming why it is refused."""
+    current = lead.status
+    if to_status.company_id != lead.company_id:
+        raise ValidationError({"status": "Choose a status of this company."})
+    if to_status.pk == current.pk:
+        raise ValidationError({"status": f"The lead is already {current.name}."})
+    if current.is_terminal:
+        raise ValidationError({"status": f"{current.name} is final: the lead cannot change status any more."})
+    if not to_status.is_active:
+        raise ValidationError({"status": f"{to_status.name} is retired and cannot be used."})
+    rule = StatusTransition.objects.filter(from_status=current, to_status=to_status).first()
+    if rule is None:
+        raise ValidationError({"status": f"A lead cannot move from {current.name} to {to_status.name}."})
+    if not rule.allows(actor.role):
+        role = actor.get_role_display()
+        raise ValidationError(
+            {"status": f"Your role ({role}) may not move a lead from {current.name} to {to_status.name}."}
+        )
+    if rule.note_required and not note.strip():
+        raise ValidationError({"note": f"A note is required to move from {current.name} to {to_status.name}."})
+    return rule
