@@ -11,4 +11,12 @@ def tenant(request):
         "membership": getattr(request, "membership", None),
         "perms_crm": getattr(request, "permissions", frozenset()),
         "switcher_memberships": active_memberships_of(user),
+        "unread_notifications": _unread(request),
     }
+
+
+def _unread(request) -> int:
+    membership = getattr(request, "membership", None)
+    if membership is None:
+        return 0
+    return membership.notifications.filter(read_at__isnull=True).count()

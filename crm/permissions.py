@@ -20,13 +20,13 @@ SDR_PERMISSIONS = frozenset(
         "leads.comment",
         "leads.claim",
         "leads.delete",
+        "leads.bulk",
         "activity.view",
     }
 )
 MANAGER_PERMISSIONS = SDR_PERMISSIONS | {
     "leads.assign",
     "leads.restore",
-    "leads.bulk",
     "leads.merge",
     "leads.import",
     "leads.export",

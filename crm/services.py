@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from crm.models import Company, Membership, Role, User
 from crm.signals import company_created
@@ -57,3 +58,9 @@ def membership_create(
     membership._change_reason = "crm.membership.created"
     membership.save()
     return membership
+
+
+@transaction.atomic
+def notifications_mark_read(*, recipient: Membership) -> int:
+    """Mark every unread notification of ``recipient`` as read; returns how many changed."""
+    return recipient.notifications.filter(read_at__isnull=True).update(read_at=timezone.now())

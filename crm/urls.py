@@ -10,6 +10,8 @@ tenant_patterns = (
         path("", views.dashboard, name="dashboard"),
         path("members/", views.member_list, name="members"),
         path("settings/", views.company_settings, name="company_settings"),
+        path("notifications/", views.notification_list, name="notifications"),
+        path("notifications/read/", views.notifications_mark_read, name="notifications_read"),
     ],
     "crm",
 )
@@ -24,5 +26,8 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("c/<slug:company_slug>/", include(tenant_patterns)),
+    path("c/<slug:company_slug>/leads/", include("leads.urls")),
+    path("api/", include("crm.api_urls")),
+    path("api/companies/<int:company_id>/", include("leads.api_urls")),
     path("admin/", admin.site.urls),
 ]

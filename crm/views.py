@@ -4,7 +4,7 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from crm import services
 from crm.forms import CompanySettingsForm
@@ -64,3 +64,17 @@ def healthz(request):
     except DatabaseError:
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@tenant_view("dashboard.view")
+def notification_list(request, company_slug):
+    notifications = request.membership.notifications.all()[:100]
+    return render(request, "crm/notification_list.html", {"notifications": notifications})
+
+
+@require_POST
+@tenant_view("dashboard.view")
+def notifications_mark_read(request, company_slug):
+    count = services.notifications_mark_read(recipient=request.membership)
+    messages.success(request, f"{count} notification{'s' if count != 1 else ''} marked as read.")
+    return redirect("crm:notifications", company_slug=company_slug)

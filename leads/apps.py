@@ -1,4 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _search_index(sender, using, **kwargs):
+    from django.db import connections
+
+    from leads.search import ensure_search_index
+
+    ensure_search_index(connections[using])
 
 
 class LeadsConfig(AppConfig):
@@ -6,3 +15,5 @@ class LeadsConfig(AppConfig):
 
     def ready(self):
         from leads import signals  # noqa: F401
+
+        post_migrate.connect(_search_index, sender=self)

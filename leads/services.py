@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from crm.models import Activity, ActivityKind, Company, Membership, Notification, Role
 from crm.sanitize import html_is_blank, sanitize_html
-from leads import normalize
+from leads import assignment, dedup, normalize, scoring
 from leads.customfields import clean_custom_fields
 from leads.models import (
     AuthorityLevel,
@@ -171,12 +171,26 @@ def _system_event(lead: Lead, actor: Membership | None, event: str, subject: str
 
 @transaction.atomic
 def lead_create(
-    *, company: Company, actor: Membership | None, data: dict[str, Any], reason: str = "leads.lead.created"
+    *,
+    company: Company,
+    actor: Membership | None,
+    data: dict[str, Any],
+    reason: str = "leads.lead.created",
+    allow_duplicates: bool = False,
 ) -> Lead:
-    """Validate, normalise and save a new lead in the company's initial status (or, when ``data``
-    names another status, one the actor may reach from the initial status)."""
+    """Validate, normalise, score, check for duplicates, save and auto-assign a new lead in the
+    company's initial status (or, when ``data`` names another status, one the actor may reach from
+    the initial status). ``allow_duplicates`` is the "create anyway" right for exact matches."""
     if actor is not None and actor.company_id != company.pk:
         raise PermissionDenied
+    owner = data.get("owner")
+    if (
+        actor is not None
+        and actor.role == Role.SDR
+        and owner not in (None, "")
+        and getattr(owner, "pk", owner) != actor.pk
+    ):
+        raise ValidationError({"owner": "Only managers and admins assign leads to someone else."})
     lead = Lead(company=company, created_by=actor)
     _validated(lead, data)
     lead.status = initial_status(company.pk)
@@ -187,6 +201,8 @@ def lead_create(
         if actor is None:
             raise ValidationError({"status": "Only a person can create a lead in a status other than the initial one."})
         check_transition(lead=lead, to_status=target_status, actor=actor, note=data.get("status_note", ""))
+    matches = dedup.check_before_save(lead, actor=actor, allow_duplicates=allow_duplicates)
+    scoring.apply_scores(lead)
     now = timezone.now()
     lead.status_changed_at = now
     if lead.owner_id:
@@ -194,13 +210,23 @@ def lead_create(
     _record(lead, actor, reason)
     lead.save()
     StatusChange.objects.create(lead=lead, from_status=None, to_status=lead.status, changed_by=actor, changed_at=now)
+    dedup.after_save(lead, matches, actor=actor)
+    if lead.owner_id is None:
+        assignment.assign_on_create(lead, actor=actor)
     if target_status is not None:
-        lead_transition(actor=actor, lead=lead, to_status=target_status, note=data.get("status_note", ""))
+        lead = lead_transition(actor=actor, lead=lead, to_status=target_status, note=data.get("status_note", ""))
     return lead
 
 
 @transaction.atomic
-def lead_update(*, actor: Membership, lead: Lead, data: dict[str, Any], reason: str = "leads.lead.changed") -> Lead:
+def lead_update(
+    *,
+    actor: Membership,
+    lead: Lead,
+    data: dict[str, Any],
+    reason: str = "leads.lead.changed",
+    allow_duplicates: bool = False,
+) -> Lead:
     """Change fields of a lead. A new ``status`` goes through the workflow like any transition."""
     lead = Lead.objects.select_for_update().select_related("company", "status").get(pk=lead.pk)
     _check_editable(lead, actor)
@@ -209,8 +235,11 @@ def lead_update(*, actor: Membership, lead: Lead, data: dict[str, Any], reason: 
             raise ValidationError({"owner": "Only managers and admins assign leads."})
         lead.assigned_at = timezone.now()
     _validated(lead, data)
+    matches = dedup.check_before_save(lead, actor=actor, allow_duplicates=allow_duplicates)
+    scoring.apply_scores(lead)
     _record(lead, actor, reason)
     lead.save()
+    dedup.after_save(lead, matches, actor=actor)
     target = data.get("status")
     if target not in (None, "") and getattr(target, "pk", target) != lead.status_id:
         to_status = _company_object(LeadStatus, target, lead.company, "status")
@@ -407,4 +436,5 @@ def activity_log(
     activity.save()
     fields = _touch(lead, actor, max(occurred_at, lead.last_activity_at or occurred_at))
     lead.save_without_historical_record(update_fields=fields)
+    scoring.lead_rescore(lead=lead, actor=actor)  # calls and meetings earn engagement points
     return activity

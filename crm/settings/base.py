@@ -99,6 +99,18 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
 
 REDIS_URL = env_str("REDIS_URL")
+# The cache carries live progress of long jobs between worker and web processes: Redis when
+# configured, otherwise files (shared by every process on one machine).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env_str("CACHE_DIR", str(BASE_DIR / "var" / "cache")),
+        }
+    )
+}
 Q_CLUSTER = q_cluster(REDIS_URL)
 
 REST_FRAMEWORK = {
@@ -112,9 +124,19 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
-    "DESCRIPTION": "Leads, statuses, comments and activities, per company.",
+    "DESCRIPTION": (
+        "Leads, statuses, comments and activities, per company. Authenticate with "
+        "`Authorization: Token <key>` (or the browser session). Errors are JSON: "
+        '`{"field": ["message", ...]}` for bad input (400; `non_field_errors` for the record as a whole), '
+        '`{"detail": "..."}` otherwise.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Neither the schema nor its docs page is public.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI is vendored (static/vendor/swagger-ui): the docs page works with no network.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -39,7 +39,7 @@ def test_the_team_page_lists_exactly_the_managers_tree(cast, client_for):
 def test_the_team_page_costs_a_fixed_number_of_queries(cast, client_for, django_assert_num_queries):
     client = client_for(cast.a.admin)
     client.get("/c/alpha/members/")  # warm the session
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         response = client.get("/c/alpha/members/")
     assert len(response.context["members"]) == 4
 
@@ -152,3 +152,19 @@ def test_password_reset_does_not_reveal_unknown_emails(db, client):
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password_reset/done/"
     assert mail.outbox == []
+
+
+def test_mentions_show_in_the_bell_and_can_be_marked_read(cast, client_for):
+    from leads.testing.factories import make_comment, make_lead
+
+    lead = make_lead(cast.a.company, cast.a.sdr1)
+    make_comment(lead, cast.a.sdr1, "Can you call them, @manager?")
+    client = client_for(cast.a.manager)
+    page = client.get("/c/alpha/notifications/")
+    assert page.context["unread_notifications"] == 1
+    assert [n.text for n in page.context["notifications"]] == [f"Alpha SDR One mentioned you on {lead.display_name}"]
+    assert b'data-testid="unread-count">1</mark>' in page.content
+    response = client.post("/c/alpha/notifications/read/", follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["1 notification marked as read."]
+    assert response.context["unread_notifications"] == 0
+    assert client_for(cast.a.sdr1).get("/c/alpha/notifications/").context["notifications"].count() == 0

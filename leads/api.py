@@ -1,0 +1,486 @@
+"""REST API for leads: serializers and views over the same queries and services as the UI.
+
+Serializers only shape data and parse types; every rule (required contact, company-scoped foreign
+keys, the status workflow, sanitising, who may edit a comment) lives in ``leads.services`` and
+arrives here as a Django ``ValidationError`` or ``PermissionDenied`` that ``crm.api`` turns into
+a 400 with field messages or a 403.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from crm.api import CompanyObjectField, NewestFirstPagination, StrictSerializer, TenantAPIView, TenantListAPIView
+from crm.api import get_object_or_404 as visible_or_404
+from crm.models import Activity, Membership
+from leads import services
+from leads.filters import filter_leads
+from leads.models import Campaign, Lead, LeadComment, LeadStatus, StatusTransition
+from leads.profiles import lead_create_from_profile
+from leads.queries import leads_visible_to, statuses_of
+
+TAGS = ["leads"]
+SETUP_TAGS = ["lead settings"]
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ObjectField(serializers.JSONField):
+    """Any JSON value on the way in (the service says why a non-object is refused), an object in
+    the schema."""
+
+
+def _status_field(**kwargs):
+    return CompanyObjectField(queryset_for=lambda company: LeadStatus.objects.filter(company=company), **kwargs)
+
+
+def _campaign_field(**kwargs):
+    return CompanyObjectField(queryset_for=lambda company: Campaign.objects.filter(company=company), **kwargs)
+
+
+def _text(**kwargs):
+    return serializers.CharField(required=False, allow_blank=True, allow_null=True, **kwargs)
+
+
+# --- leads -------------------------------------------------------------------------------------
+
+LEAD_FIELDS = (
+    "id", "first_name", "last_name", "email", "phone", "country", "job_title", "company_name", "profile_url",
+    "profile_data", "lead_source", "campaign", "campaign_name", "medium", "term", "owner", "owner_name", "status",
+    "status_name", "stage", "score", "priority", "interest_product", "budget_range", "authority_level", "need",
+    "timeline", "gdpr_consent", "dnd", "opt_in_date", "spam_score", "validation_status", "custom_fields",
+    "created_at", "updated_at", "assigned_at", "status_changed_at", "first_response_at", "last_activity_at",
+    "converted_at",
+)  # fmt: skip
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    campaign_name = serializers.CharField(source="campaign.name", read_only=True)
+    status_name = serializers.CharField(source="status.name", read_only=True)
+    owner_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = LEAD_FIELDS
+        read_only_fields = LEAD_FIELDS
+
+    def get_owner_name(self, lead: Lead) -> str | None:
+        if lead.owner is None:
+            return None
+        return lead.owner.user.full_name or lead.owner.user.email
+
+
+class LeadInputSerializer(StrictSerializer):
+    """The editable fields of a lead. Omitted fields are left unchanged on PUT and PATCH alike; PUT
+    and POST need `lead_source` and `campaign`. A `status` other than the current one is
+    a workflow transition (`status_note` is its note)."""
+
+    first_name = _text()
+    last_name = _text()
+    email = _text()
+    phone = _text(help_text="Any format the company's country understands, or +country format.")
+    country = _text(help_text="ISO 3166 alpha-2; defaults to the company's.")
+    job_title = _text()
+    company_name = _text()
+    profile_url = _text()
+    lead_source = serializers.CharField(allow_blank=True)
+    campaign = _campaign_field(name="campaign")
+    medium = _text()
+    term = _text()
+    interest_product = _text()
+    budget_range = _text()
+    authority_level = _text(help_text="decision_maker, influencer, user or gatekeeper.")
+    need = _text()
+    timeline = _text()
+    gdpr_consent = serializers.BooleanField(required=False)
+    dnd = serializers.BooleanField(required=False, help_text="Do not disturb.")
+    opt_in_date = serializers.DateTimeField(required=False, allow_null=True)
+    stage = serializers.CharField(required=False, help_text="awareness, consideration, decision or converted.")
+    profile_data = ObjectField(required=False, help_text="The scraped profile, as received.")
+    owner = CompanyObjectField(
+        queryset_for=lambda company: Membership.objects.filter(company=company),
+        name="owner",
+        required=False,
+        allow_null=True,
+        help_text="Membership id; only managers and admins reassign.",
+    )
+    custom_fields = ObjectField(required=False, help_text="Values keyed by the company's custom field keys.")
+    status = _status_field(name="status", required=False, allow_null=True)
+    status_note = serializers.CharField(required=False, allow_blank=True)
+
+    # What a client read from the API may be sent back unchanged.
+    ignored_keys = frozenset(LEAD_FIELDS)
+
+
+class TransitionSerializer(StrictSerializer):
+    status = _status_field(name="status")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class FromProfileSerializer(StrictSerializer):
+    profile = ObjectField(help_text="The scraped profile; kept whole in the lead's profile_data.")
+    campaign = _campaign_field(name="campaign")
+    lead_source = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+def _with_related(leads):
+    return leads.select_related("campaign", "status", "owner__user")
+
+
+def _fresh(lead: Lead) -> Lead:
+    """The lead just written, re-read with what its representation needs."""
+    return _with_related(Lead.objects).get(pk=lead.pk)
+
+
+class LeadObjectMixin:
+    """Loads ``self.lead`` from the caller's visible leads (404 otherwise)."""
+
+    def load_objects(self, *, lead_id, **kwargs):
+        self.lead = visible_or_404(self.lead_queryset(), pk=lead_id)
+
+    def lead_queryset(self):
+        return _with_related(leads_visible_to(self.request.membership))
+
+
+class LeadListView(TenantListAPIView):
+    crm_permission = "leads.view"
+    write_permission = "leads.add"
+    pagination_class = NewestFirstPagination
+
+    def get_queryset(self):
+        """The caller's visible leads through the shared LeadFilterSet (bad filters: 400, never wider)."""
+        membership = self.request.membership
+        leads, _ = filter_leads(leads_visible_to(membership), self.request.query_params or None, membership=membership)
+        return _with_related(leads)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="List the leads you can see",
+        description="Filters: the same parameters as the lead list page (status, owner=me|unassigned|<id>, "
+        "campaign, q, score_min, created_after, …). Cursor pagination: follow `next`.",
+        responses=LeadSerializer(many=True),
+    )
+    def get(self, request, company_id):
+        return self.paginated(self.get_queryset(), LeadSerializer)
+
+    @extend_schema(tags=TAGS, summary="Create a lead", request=LeadInputSerializer, responses={201: LeadSerializer})
+    def post(self, request, company_id):
+        data = self.parse(LeadInputSerializer)
+        lead = services.lead_create(company=request.company, actor=request.membership, data=data)
+        return Response(LeadSerializer(_fresh(lead)).data, status=status.HTTP_201_CREATED)
+
+
+class LeadDetailView(LeadObjectMixin, TenantAPIView):
+    crm_permission = "leads.view"
+    write_permission = "leads.change"
+    method_permissions = {"DELETE": "leads.delete"}
+
+    @extend_schema(tags=TAGS, summary="Read a lead", responses=LeadSerializer)
+    def get(self, request, company_id, lead_id):
+        return Response(LeadSerializer(self.lead).data)
+
+    @extend_schema(tags=TAGS, summary="Update a lead", request=LeadInputSerializer, responses=LeadSerializer)
+    def put(self, request, company_id, lead_id):
+        return self._update(partial=False)
+
+    @extend_schema(
+        tags=TAGS, summary="Update some fields of a lead", request=LeadInputSerializer, responses=LeadSerializer
+    )
+    def patch(self, request, company_id, lead_id):
+        return self._update(partial=True)
+
+    @extend_schema(tags=TAGS, summary="Delete a lead (restorable)", request=None, responses={204: None})
+    def delete(self, request, company_id, lead_id):
+        services.lead_delete(actor=request.membership, lead=self.lead)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, *, partial: bool) -> Response:
+        data = self.parse(LeadInputSerializer, partial=partial)
+        lead = services.lead_update(actor=self.request.membership, lead=self.lead, data=data)
+        return Response(LeadSerializer(_fresh(lead)).data)
+
+
+class LeadTransitionView(LeadObjectMixin, TenantAPIView):
+    crm_permission = "leads.change"
+
+    @extend_schema(
+        tags=TAGS, summary="Move a lead to another status", request=TransitionSerializer, responses=LeadSerializer
+    )
+    def post(self, request, company_id, lead_id):
+        data = self.parse(TransitionSerializer)
+        lead = services.lead_transition(
+            actor=request.membership, lead=self.lead, to_status=data["status"], note=data["note"]
+        )
+        return Response(LeadSerializer(_fresh(lead)).data)
+
+
+class LeadRestoreView(LeadObjectMixin, TenantAPIView):
+    crm_permission = "leads.restore"
+
+    def lead_queryset(self):
+        # Deleted leads are only in the trash; a live one reaches the service, which says so.
+        membership = self.request.membership
+        return leads_visible_to(membership, deleted=True) | leads_visible_to(membership)
+
+    @extend_schema(tags=TAGS, summary="Restore a deleted lead", request=None, responses=LeadSerializer)
+    def post(self, request, company_id, lead_id):
+        lead = services.lead_restore(actor=request.membership, lead=self.lead)
+        return Response(LeadSerializer(_fresh(lead)).data)
+
+
+class LeadFromProfileView(TenantAPIView):
+    crm_permission = "leads.add"
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Create a lead from a scraped profile",
+        request=FromProfileSerializer,
+        responses={201: LeadSerializer},
+    )
+    def post(self, request, company_id):
+        data = self.parse(FromProfileSerializer)
+        lead = lead_create_from_profile(company=request.company, actor=request.membership, **data)
+        return Response(LeadSerializer(_fresh(lead)).data, status=status.HTTP_201_CREATED)
+
+
+# --- comments ----------------------------------------------------------------------------------
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author_name = serializers.SerializerMethodField()
+    body = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LeadComment
+        fields = ("id", "parent", "author", "author_name", "body", "created_at", "edited_at", "is_deleted")
+        read_only_fields = fields
+
+    def get_author_name(self, comment: LeadComment) -> str | None:
+        if comment.author is None:
+            return None
+        return comment.author.user.full_name or comment.author.user.email
+
+    def get_body(self, comment: LeadComment) -> str:
+        """Sanitised HTML; empty once the comment is deleted (the row stays to keep the thread)."""
+        return "" if comment.is_deleted else comment.body
+
+
+class CommentInputSerializer(StrictSerializer):
+    body = serializers.CharField(allow_blank=True, help_text="Rich text; unsafe HTML is removed.")
+    parent = serializers.IntegerField(required=False, allow_null=True, help_text="The comment this one replies to.")
+
+
+class CommentEditSerializer(StrictSerializer):
+    body = serializers.CharField(allow_blank=True, help_text="Rich text; unsafe HTML is removed.")
+
+
+class OldestFirstPagination(NewestFirstPagination):
+    ordering = ("created_at", "id")
+
+
+def _lead_page_url(request, lead: Lead) -> str:
+    """Where a mention notification points: the lead's page in the browser UI."""
+    return reverse("leads:detail", kwargs={"company_slug": request.company.slug, "lead_id": lead.pk})
+
+
+class LeadCommentListView(LeadObjectMixin, TenantListAPIView):
+    crm_permission = "leads.view"
+    write_permission = "leads.comment"
+    pagination_class = OldestFirstPagination
+
+    def get_queryset(self):
+        return self.lead.comments.select_related("author__user")
+
+    @extend_schema(tags=TAGS, summary="List a lead's comments, oldest first", responses=CommentSerializer(many=True))
+    def get(self, request, company_id, lead_id):
+        return self.paginated(self.get_queryset(), CommentSerializer)
+
+    @extend_schema(
+        tags=TAGS, summary="Comment on a lead", request=CommentInputSerializer, responses={201: CommentSerializer}
+    )
+    def post(self, request, company_id, lead_id):
+        data = self.parse(CommentInputSerializer)
+        comment = services.comment_create(
+            actor=request.membership, lead=self.lead, url=_lead_page_url(request, self.lead), **data
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class LeadCommentDetailView(LeadObjectMixin, TenantAPIView):
+    crm_permission = "leads.comment"
+
+    def load_objects(self, *, comment_id, **kwargs):
+        super().load_objects(**kwargs)
+        self.comment = visible_or_404(self.lead.comments.select_related("author__user"), pk=comment_id)
+
+    @extend_schema(tags=TAGS, summary="Edit your comment", request=CommentEditSerializer, responses=CommentSerializer)
+    def patch(self, request, company_id, lead_id, comment_id):
+        data = self.parse(CommentEditSerializer)
+        comment = services.comment_edit(actor=request.membership, comment=self.comment, body=data["body"])
+        return Response(CommentSerializer(comment).data)
+
+    @extend_schema(tags=TAGS, summary="Delete your comment", request=None, responses={204: None})
+    def delete(self, request, company_id, lead_id, comment_id):
+        services.comment_delete(actor=request.membership, comment=self.comment)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- activities --------------------------------------------------------------------------------
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    owner_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Activity
+        fields = ("id", "kind", "event", "subject", "notes", "outcome", "owner", "owner_name", "occurred_at", "data")
+        read_only_fields = fields
+
+    def get_owner_name(self, activity: Activity) -> str | None:
+        if activity.owner is None:
+            return None
+        return activity.owner.user.full_name or activity.owner.user.email
+
+
+class ActivityInputSerializer(StrictSerializer):
+    kind = serializers.CharField(help_text=f"One of {', '.join(services.INTERACTIONS)}.")
+    subject = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    outcome = serializers.CharField(required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class LatestActivityFirstPagination(NewestFirstPagination):
+    ordering = ("-occurred_at", "-id")
+
+
+class LeadActivityListView(LeadObjectMixin, TenantListAPIView):
+    crm_permission = "leads.view"
+    write_permission = "leads.change"
+    pagination_class = LatestActivityFirstPagination
+
+    def get_queryset(self):
+        return self.lead.activities.select_related("owner__user")
+
+    @extend_schema(tags=TAGS, summary="List a lead's activities, latest first", responses=ActivitySerializer(many=True))
+    def get(self, request, company_id, lead_id):
+        return self.paginated(self.get_queryset(), ActivitySerializer)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Log a call, email, meeting, note or message",
+        request=ActivityInputSerializer,
+        responses={201: ActivitySerializer},
+    )
+    def post(self, request, company_id, lead_id):
+        data = self.parse(ActivityInputSerializer)
+        activity = services.activity_log(actor=request.membership, lead=self.lead, **data)
+        return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
+
+
+# --- history -----------------------------------------------------------------------------------
+
+HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+class HistoryChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.JSONField()
+    new = serializers.JSONField()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    date = serializers.DateTimeField()
+    user = serializers.EmailField(allow_null=True)
+    change_reason = serializers.CharField(allow_null=True)
+    type = serializers.ChoiceField(choices=sorted(HISTORY_TYPES.values()))
+    changes = HistoryChangeSerializer(many=True)
+
+
+def lead_history(lead: Lead) -> list[dict]:
+    """The lead's historical rows, newest first, each with the fields it changed (old → new)."""
+    records = list(lead.history.select_related("history_user").order_by("history_date", "history_id"))
+    entries, previous = [], None
+    for record in records:
+        delta = record.diff_against(previous).changes if previous is not None else []
+        entries.append(
+            {
+                "id": record.history_id,
+                "date": record.history_date,
+                "user": record.history_user.email if record.history_user else None,
+                "change_reason": record.history_change_reason,
+                "type": HISTORY_TYPES[record.history_type],
+                "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in delta],
+            }
+        )
+        previous = record
+    return entries[::-1]
+
+
+class LeadHistoryView(LeadObjectMixin, TenantAPIView):
+    crm_permission = "leads.view"
+
+    @extend_schema(
+        tags=TAGS, summary="A lead's change history, newest first", responses=HistoryEntrySerializer(many=True)
+    )
+    def get(self, request, company_id, lead_id):
+        return Response(HistoryEntrySerializer(lead_history(self.lead), many=True).data)
+
+
+# --- statuses, transitions, campaigns ------------------------------------------------------------
+
+
+class StatusSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LeadStatus
+        fields = ("id", "key", "name", "description", "order", "color", "category", "is_initial", "is_terminal")
+        read_only_fields = fields
+
+
+class TransitionRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StatusTransition
+        fields = ("id", "from_status", "to_status", "allowed_roles", "note_required")
+        read_only_fields = fields
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Campaign
+        fields = ("id", "name", "source", "medium", "starts_on", "ends_on", "is_active")
+        read_only_fields = fields
+
+
+class StatusListView(TenantAPIView):
+    crm_permission = "leads.view"
+
+    @extend_schema(tags=SETUP_TAGS, summary="The company's active lead statuses", responses=StatusSerializer(many=True))
+    def get(self, request, company_id):
+        return Response(StatusSerializer(statuses_of(request.company.pk), many=True).data)
+
+
+class TransitionListView(TenantAPIView):
+    crm_permission = "leads.view"
+
+    @extend_schema(
+        tags=SETUP_TAGS,
+        summary="The allowed status moves (empty allowed_roles: every role)",
+        responses=TransitionRuleSerializer(many=True),
+    )
+    def get(self, request, company_id):
+        transitions = StatusTransition.objects.filter(company=request.company)
+        return Response(TransitionRuleSerializer(transitions, many=True).data)
+
+
+class CampaignListView(TenantAPIView):
+    crm_permission = "leads.view"
+
+    @extend_schema(tags=SETUP_TAGS, summary="The company's campaigns", responses=CampaignSerializer(many=True))
+    def get(self, request, company_id):
+        return Response(CampaignSerializer(Campaign.objects.filter(company=request.company), many=True).data)

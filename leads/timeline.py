@@ -1,0 +1,190 @@
+"""A lead's timeline and the company activity feed: field changes, status changes, comments,
+interactions and system events merged into one stream, newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
+
+from crm.models import Activity, ActivityKind, Membership
+from leads.models import Campaign, Lead, LeadComment, LeadStatus, StatusChange
+
+KINDS = {
+    "change": "Field changes",
+    "status": "Status changes",
+    "comment": "Comments",
+    "interaction": "Calls, emails & meetings",
+    "system": "System events",
+}
+HIDDEN_FIELDS = {"status", "status_changed_at", "last_activity_at", "first_response_at", "score_breakdown",
+                 "email_key", "phone_key", "profile_url_key", "company_key", "name_key", "assigned_at"}  # fmt: skip
+MAX_ENTRIES = 300
+
+
+@dataclass
+class Entry:
+    kind: str
+    at: datetime
+    who: str
+    title: str
+    lead: Lead | None = None
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    body: str = ""
+    note: str = ""
+    obj: object = None
+
+
+def _names(model, ids, attr="name") -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    if model is Membership:
+        return {m.pk: str(m.user) for m in Membership.objects.filter(pk__in=ids).select_related("user")}
+    return dict(model.objects.filter(pk__in=ids).values_list("pk", attr))
+
+
+def _display(field_name: str, value, lookups) -> str:
+    if value in (None, ""):
+        return "—"
+    if field_name in lookups:
+        return lookups[field_name].get(value, f"#{value}")
+    return str(value)
+
+
+def _change_entries(lead: Lead) -> list[Entry]:
+    rows = list(lead.history.order_by("history_date", "history_id").select_related("history_user"))
+    fk_ids = {"owner": set(), "campaign": set()}
+    for row in rows:
+        fk_ids["owner"].add(row.owner_id)
+        fk_ids["campaign"].add(row.campaign_id)
+    lookups = {"owner": _names(Membership, fk_ids["owner"]), "campaign": _names(Campaign, fk_ids["campaign"])}
+    entries, previous = [], None
+    for row in rows:
+        who = str(row.history_user) if row.history_user else "System"
+        if previous is None:
+            entries.append(
+                Entry("system", row.history_date, who, "created the lead", note=row.history_change_reason or "")
+            )
+        else:
+            delta = row.diff_against(previous, excluded_fields=HIDDEN_FIELDS)
+            changes = [
+                (c.field.replace("_", " "), _display(c.field, c.old, lookups), _display(c.field, c.new, lookups))
+                for c in delta.changes
+            ]
+            if changes:
+                entries.append(Entry("change", row.history_date, who, "changed", changes=changes,
+                                     note=row.history_change_reason or ""))  # fmt: skip
+        previous = row
+    return entries
+
+
+def _status_entries(changes: QuerySet[StatusChange]) -> list[Entry]:
+    entries = []
+    for change in changes.select_related("from_status", "to_status", "changed_by__user", "lead"):
+        if change.from_status is None:
+            continue  # the initial status is part of "created the lead"
+        who = str(change.changed_by.user) if change.changed_by else "System"
+        title = f"moved from {change.from_status.name} to {change.to_status.name}"
+        entries.append(Entry("status", change.changed_at, who, title, lead=change.lead, note=change.note))
+    return entries
+
+
+def _comment_entries(comments: QuerySet[LeadComment]) -> list[Entry]:
+    entries = []
+    for comment in comments.select_related("author__user", "lead"):
+        who = str(comment.author.user) if comment.author else "Former member"
+        title = "replied" if comment.parent_id else "commented"
+        body = "" if comment.is_deleted else comment.body
+        entries.append(Entry("comment", comment.created_at, who, title, lead=comment.lead, body=body, obj=comment))
+    return entries
+
+
+def _activity_entries(activities, leads_by_id: dict[int, Lead]) -> list[Entry]:
+    """``activities``: Activity rows with ``owner__user`` already joined."""
+    entries = []
+    for activity in activities:
+        who = str(activity.owner.user) if activity.owner else "System"
+        kind = "system" if activity.kind == ActivityKind.SYSTEM else "interaction"
+        title = activity.subject if kind == "system" else f"logged a {activity.get_kind_display().lower()}"
+        entry = Entry(kind, activity.occurred_at, who, title, lead=leads_by_id.get(activity.object_id),
+                      body=activity.notes, note=activity.outcome, obj=activity)  # fmt: skip
+        entries.append(entry)
+    return entries
+
+
+def lead_timeline(lead: Lead, *, kind: str | None = None) -> list[Entry]:
+    """Everything that happened to one lead, newest first, optionally one kind only."""
+    lead_type = ContentType.objects.get_for_model(Lead)
+    activities = Activity.objects.filter(content_type=lead_type, object_id=lead.pk).select_related("owner__user")
+    sources = {
+        "change": lambda: _change_entries(lead),
+        "status": lambda: _status_entries(StatusChange.objects.filter(lead=lead)),
+        "comment": lambda: _comment_entries(LeadComment.objects.filter(lead=lead)),
+        "interaction": lambda: _activity_entries(activities.exclude(kind=ActivityKind.SYSTEM), {}),
+        "system": lambda: (
+            [e for e in _change_entries(lead) if e.kind == "system"]
+            + _activity_entries(activities.filter(kind=ActivityKind.SYSTEM), {})
+        ),
+    }
+    if kind in sources:
+        entries = sources[kind]()
+    else:
+        entries = _change_entries(lead) + sources["status"]() + sources["comment"]()
+        entries += _activity_entries(activities, {})
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:MAX_ENTRIES]
+
+
+def company_feed(
+    visible_leads: QuerySet[Lead], *, kind: str | None = None, member: Membership | None = None,
+    since: datetime | None = None, until: datetime | None = None, limit: int = 100,
+) -> list[Entry]:  # fmt: skip
+    """Recent status changes, comments and interactions on the given leads, newest first."""
+    lead_ids = visible_leads.values("id")
+    status_q = StatusChange.objects.filter(lead_id__in=lead_ids, from_status__isnull=False)
+    comment_q = LeadComment.objects.filter(lead_id__in=lead_ids)
+    activity_q = Activity.objects.filter(content_type=ContentType.objects.get_for_model(Lead), object_id__in=lead_ids)
+    if member is not None:
+        status_q, comment_q = status_q.filter(changed_by=member), comment_q.filter(author=member)
+        activity_q = activity_q.filter(owner=member)
+    if since:
+        status_q, comment_q = status_q.filter(changed_at__gte=since), comment_q.filter(created_at__gte=since)
+        activity_q = activity_q.filter(occurred_at__gte=since)
+    if until:
+        status_q, comment_q = status_q.filter(changed_at__lt=until), comment_q.filter(created_at__lt=until)
+        activity_q = activity_q.filter(occurred_at__lt=until)
+    entries: list[Entry] = []
+    if kind in (None, "", "status"):
+        entries += _status_entries(status_q.order_by("-changed_at")[:limit])
+    if kind in (None, "", "comment"):
+        entries += _comment_entries(comment_q.order_by("-created_at")[:limit])
+    if kind in (None, "", "interaction", "system"):
+        if kind == "interaction":
+            activity_q = activity_q.exclude(kind=ActivityKind.SYSTEM)
+        elif kind == "system":
+            activity_q = activity_q.filter(kind=ActivityKind.SYSTEM)
+        activities = list(activity_q.select_related("owner__user").order_by("-occurred_at")[:limit])
+        leads_by_id = Lead.objects.in_bulk([a.object_id for a in activities])
+        entries += _activity_entries(activities, leads_by_id)
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def time_in_status(lead: Lead, *, now: datetime | None = None) -> list[tuple[LeadStatus, float]]:
+    """Seconds spent in each status, in order of first visit (revisits add up)."""
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    changes = list(StatusChange.objects.filter(lead=lead).select_related("to_status").order_by("changed_at", "id"))
+    totals: dict[int, float] = {}
+    statuses: dict[int, LeadStatus] = {}
+    for current, following in zip(changes, changes[1:] + [None], strict=True):
+        end = following.changed_at if following else now
+        statuses[current.to_status_id] = current.to_status
+        totals[current.to_status_id] = (
+            totals.get(current.to_status_id, 0.0) + (end - current.changed_at).total_seconds()
+        )
+    return [(statuses[pk], seconds) for pk, seconds in totals.items()]
