@@ -1,0 +1,407 @@
+"""The lead list at a million rows: validated multi-key sorting, keyset pagination with signed-free
+opaque cursors, capped counts, built-in and saved views."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, CharField, DateTimeField, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+from django.http import QueryDict
+from django.utils import timezone
+
+from crm.models import Membership, Role
+from leads.models import Lead, ListPreference, SavedFilter, Visibility
+
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+MAX_PER_PAGE = PER_PAGE_CHOICES[-1]
+COUNT_CAP = 10_000
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    label: str
+    alias: str
+    expression: object
+    kind: str = "str"  # how cursor values are decoded: str, int, datetime
+
+
+SORT_KEYS: dict[str, list[SortKey]] = {
+    "name": [SortKey("Name", "_s_last", F("last_name")), SortKey("Name", "_s_first", F("first_name"))],
+    "company": [SortKey("Company", "_s_company", F("company_name"))],
+    "status": [SortKey("Status", "_s_status", F("status__order"), "int")],
+    "owner": [SortKey("Owner", "_s_owner", Coalesce(F("owner__user__full_name"), Value(""), output_field=CharField()))],
+    "score": [SortKey("Score", "_s_score", F("score"), "int")],
+    "priority": [
+        SortKey(
+            "Priority",
+            "_s_priority",
+            Case(When(priority="hot", then=2), When(priority="warm", then=1), default=0, output_field=IntegerField()),
+            "int",
+        )
+    ],
+    "created": [SortKey("Created", "_s_created", F("created_at"), "datetime")],
+    "updated": [SortKey("Updated", "_s_updated", F("updated_at"), "datetime")],
+    "activity": [
+        SortKey(
+            "Last activity",
+            "_s_activity",
+            Coalesce(F("last_activity_at"), Value(EPOCH), output_field=DateTimeField()),
+            "datetime",
+        )  # fmt: skip
+    ],
+}
+DEFAULT_SORT = "-created"
+
+
+def parse_sort(spec: str) -> list[tuple[str, bool]]:
+    """``"-score,name"`` → [("score", True), ("name", False)]; unknown or repeated keys are errors."""
+    spec = (spec or "").strip() or DEFAULT_SORT
+    parsed, seen = [], set()
+    for part in spec.split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        key = part.lstrip("-")
+        if key not in SORT_KEYS:
+            raise ValidationError({"sort": f"Unknown sort key '{key}'. Use one of: {', '.join(SORT_KEYS)}."})
+        if key in seen:
+            raise ValidationError({"sort": f"Sort key '{key}' is given twice."})
+        seen.add(key)
+        parsed.append((key, descending))
+    if len(parsed) > 4:
+        raise ValidationError({"sort": "Sort by at most four columns."})
+    return parsed
+
+
+def _columns(sort: list[tuple[str, bool]]) -> list[tuple[SortKey, bool]]:
+    columns = [(k, desc) for key, desc in sort for k in SORT_KEYS[key]]
+    columns.append((SortKey("id", "id", F("id"), "int"), sort[-1][1]))  # stable: ties broken by id
+    return columns
+
+
+def sorted_leads(queryset: QuerySet[Lead], sort: list[tuple[str, bool]]) -> QuerySet[Lead]:
+    columns = _columns(sort)
+    annotations = {k.alias: k.expression for k, _ in columns if k.alias != "id"}
+    ordering = [f"-{k.alias}" if desc else k.alias for k, desc in columns]
+    return queryset.annotate(**annotations).order_by(*ordering)
+
+
+def _encode(payload: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> dict:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError({"cursor": "This page link is broken; start again from the first page."}) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("v"), list):
+        raise ValidationError({"cursor": "This page link is broken; start again from the first page."})
+    return payload
+
+
+def _value_of(row: Lead, key: SortKey):
+    value = getattr(row, key.alias)
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def _parse_value(key: SortKey, raw):
+    try:
+        if key.kind == "int":
+            return int(raw)
+        if key.kind == "datetime":
+            return dt.datetime.fromisoformat(raw)
+        if not isinstance(raw, str):
+            raise TypeError
+        return raw
+    except (TypeError, ValueError):
+        raise ValidationError({"cursor": "This page link is broken; start again from the first page."}) from None
+
+
+def _seek(columns, values, forward: bool) -> Q:
+    """Rows strictly after (``forward``) or before ``values`` in the mixed-direction column order."""
+    condition = Q()
+    for i, (key, desc) in enumerate(columns):
+        operator = "lt" if desc == forward else "gt"
+        term = Q(**{f"{key.alias}__{operator}": values[i]})
+        for j in range(i):
+            term &= Q(**{columns[j][0].alias: values[j]})
+        condition |= term
+    return condition
+
+
+@dataclass
+class Page:
+    rows: list[Lead]
+    number: int
+    per_page: int
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    count: int | None = None
+    count_capped: bool = False
+    columns: list = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.prev_cursor is not None
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def end_index(self) -> int:
+        return self.start_index + len(self.rows) - 1 if self.rows else 0
+
+
+def per_page_of(raw, default: int = 50) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError({"per_page": "Page size must be a whole number."}) from None
+    if value < 1:
+        raise ValidationError({"per_page": "Page size must be at least 1."})
+    return min(value, MAX_PER_PAGE)
+
+
+def paginate(queryset: QuerySet[Lead], sort: list[tuple[str, bool]], *, cursor: str | None, per_page: int) -> Page:
+    """One page by keyset: no OFFSET, whatever the depth. ``cursor`` comes from a previous page."""
+    columns = _columns(sort)
+    ordered = sorted_leads(queryset, sort)
+    number, forward = 1, True
+    if cursor:
+        payload = _decode(cursor)
+        if len(payload["v"]) != len(columns) or payload.get("d") not in ("n", "p"):
+            raise ValidationError({"cursor": "This page link belongs to another sort order; start again."})
+        values = [_parse_value(key, raw) for (key, _), raw in zip(columns, payload["v"], strict=True)]
+        number = int(payload.get("p", 1)) if str(payload.get("p", 1)).isdigit() else 1
+        forward = payload["d"] == "n"
+        ordered = ordered.filter(_seek(columns, values, forward))
+        if not forward:
+            ordered = ordered.reverse()
+    rows = list(ordered[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if not forward:
+        rows.reverse()
+    page = Page(rows=rows, number=max(number, 1), per_page=per_page, columns=columns)
+    if rows:
+        first = [_value_of(rows[0], k) for k, _ in columns]
+        last = [_value_of(rows[-1], k) for k, _ in columns]
+        has_next = more if forward else True
+        has_prev = (number > 1) if forward else more
+        if has_next:
+            page.next_cursor = _encode({"v": last, "d": "n", "p": page.number + 1})
+        if has_prev and page.number > 1:
+            page.prev_cursor = _encode({"v": first, "d": "p", "p": page.number - 1})
+    return page
+
+
+def capped_count(queryset: QuerySet[Lead], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """An exact count up to ``cap`` rows (cheap: the database stops there), else (cap, True)."""
+    counted = queryset.order_by().values("id")[: cap + 1].count()
+    return (cap, True) if counted > cap else (counted, False)
+
+
+# --- built-in and saved views ----------------------------------------------------------------------
+
+
+def builtin_views(membership: Membership) -> dict[str, tuple[str, dict, str]]:
+    """key → (label, filter params, sort)."""
+    week_ago = (timezone.localdate() - dt.timedelta(days=7)).isoformat()
+    return {
+        "builtin:mine": ("My leads", {"owner": ["me"]}, "-updated"),
+        "builtin:unassigned": ("Unassigned", {"owner": ["unassigned"]}, "-created"),
+        "builtin:hot": ("Hot leads", {"priority": ["hot"]}, "-score"),
+        "builtin:active": ("Recently active", {"activity_after": [week_ago]}, "-activity"),
+    }
+
+
+def saved_filters_visible_to(membership: Membership) -> QuerySet[SavedFilter]:
+    """Own views, the company's shared ones, and team views shared by a manager up the chain."""
+    managers, current, seen = [], membership.manager, set()
+    while current is not None and current.pk not in seen:
+        seen.add(current.pk)
+        managers.append(current.pk)
+        current = current.manager
+    condition = Q(owner=membership) | Q(visibility=Visibility.COMPANY)
+    condition |= Q(visibility=Visibility.TEAM, owner_id__in=managers + [membership.manager_id or 0])
+    if membership.role in (Role.MANAGER, Role.ADMIN):
+        condition |= Q(visibility=Visibility.TEAM, owner=membership)
+    return SavedFilter.objects.filter(company_id=membership.company_id).filter(condition).select_related("owner__user")
+
+
+def _clean_query(params) -> dict[str, list[str]]:
+    from leads.filters import LeadFilterSet  # noqa: F401 — documents the source of truth for names
+
+    skip = {"cursor", "sort", "per_page", "view", "csrfmiddlewaretoken", "page"}
+    query = {}
+    for name in params:
+        values = (
+            [v for v in params.getlist(name) if v not in ("", None)] if hasattr(params, "getlist") else params[name]
+        )
+        if name not in skip and values:
+            query[name] = list(values) if isinstance(values, list | tuple) else [values]
+    return query
+
+
+@transaction.atomic
+def saved_filter_create(*, actor: Membership, name: str, params, sort: str, visibility: str) -> SavedFilter:
+    name = (name or "").strip()
+    errors = {}
+    if not name:
+        errors["name"] = ["Give the view a name."]
+    if visibility not in Visibility.values:
+        errors["visibility"] = [f"Choose one of {', '.join(Visibility.values)}."]
+    elif visibility == Visibility.COMPANY and actor.role == Role.SDR:
+        errors["visibility"] = ["Only managers and admins share views with the whole company."]
+    try:
+        parse_sort(sort)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if SavedFilter.objects.filter(owner=actor, name__iexact=name).exists():
+        errors["name"] = [f"You already have a view called “{name}”."]
+    if errors:
+        raise ValidationError(errors)
+    return SavedFilter.objects.create(
+        company_id=actor.company_id,
+        owner=actor,
+        name=name,
+        query=_clean_query(params),
+        sort=sort,
+        visibility=visibility,
+    )
+
+
+@transaction.atomic
+def saved_filter_delete(*, actor: Membership, saved: SavedFilter) -> None:
+    if saved.owner_id != actor.pk and actor.role != Role.ADMIN:
+        raise ValidationError({"__all__": "Only the owner of a view (or an admin) can delete it."})
+    ListPreference.objects.filter(default_view=f"saved:{saved.pk}").update(default_view="")
+    saved.delete()
+
+
+@transaction.atomic
+def list_default_set(*, actor: Membership, view: str) -> ListPreference:
+    valid = view == "" or view in builtin_views(actor)
+    if view.startswith("saved:") and view[6:].isdigit():
+        valid = saved_filters_visible_to(actor).filter(pk=int(view[6:])).exists()
+    if not valid:
+        raise ValidationError({"view": "Choose one of your views."})
+    preference, _ = ListPreference.objects.update_or_create(membership=actor, defaults={"default_view": view})
+    return preference
+
+
+CONTROL_PARAMS = {"cursor", "per_page", "sort", "view", "page", "csrfmiddlewaretoken"}
+
+
+def _as_querydict(query: dict[str, list[str]]) -> QueryDict:
+    data = QueryDict(mutable=True)
+    for name, values in query.items():
+        data.setlist(name, [str(v) for v in values])
+    return data
+
+
+def resolve_view(get: QueryDict, membership: Membership) -> tuple[QueryDict, str, str, dict]:
+    """The filter params, sort and view key for a list request: explicit parameters win, then the
+    chosen view (``?view=builtin:mine`` / ``?view=saved:7``), then the member's default view."""
+    params = QueryDict(mutable=True)
+    for name in get:
+        if name not in CONTROL_PARAMS:
+            params.setlist(name, get.getlist(name))
+    sort = get.get("sort", "")
+    view = get.get("view", "")
+    if not view and not any(params.values()) and "sort" not in get and "cursor" not in get:
+        view = preference_of(membership).default_view
+    if not view:
+        return params, sort or DEFAULT_SORT, "", {}
+    builtins = builtin_views(membership)
+    if view in builtins:
+        _label, query, view_sort = builtins[view]
+        return _as_querydict(query), sort or view_sort, view, {}
+    saved = None
+    if view.startswith("saved:") and view[6:].isdigit():
+        saved = saved_filters_visible_to(membership).filter(pk=int(view[6:])).first()
+    if saved is None:
+        return (
+            params,
+            sort or DEFAULT_SORT,
+            "",
+            {"view": ["This saved view no longer exists or is not shared with you."]},
+        )
+    return _as_querydict(saved.query), sort or saved.sort or DEFAULT_SORT, view, {}
+
+
+def preference_of(membership: Membership) -> ListPreference:
+    """The member's list preferences (unsaved defaults when none), read once per request."""
+    if not hasattr(membership, "_list_preference"):
+        found = ListPreference.objects.filter(membership=membership).first()
+        membership._list_preference = found or ListPreference(membership=membership, per_page=PER_PAGE_CHOICES[1])
+    return membership._list_preference
+
+
+def query_string(params: QueryDict, sort_spec: str, **extra) -> str:
+    data = params.copy()
+    if sort_spec and sort_spec != DEFAULT_SORT:
+        data["sort"] = sort_spec
+    for key, value in extra.items():
+        data[key] = value
+    return data.urlencode()
+
+
+@dataclass
+class SortLink:
+    key: str
+    label: str
+    direction: str  # "asc", "desc" or ""
+    position: int  # 1-based position among the sort keys, 0 when unsorted
+    toggle: str  # sort spec when clicked: this column first, flipped
+    add: str  # sort spec when shift-added as a secondary key
+
+
+def sort_links(spec: str, sort: list[tuple[str, bool]]) -> list[SortLink]:
+    links = []
+    current = dict(sort)
+    order = [key for key, _ in sort]
+    for key, keys in SORT_KEYS.items():
+        descending = current.get(key)
+        direction = "" if descending is None else ("desc" if descending else "asc")
+        first = f"{'' if descending else '-'}{key}" if descending is not None else f"-{key}"
+        others = [f"{'-' if d else ''}{k}" for k, d in sort if k != key]
+        add = ",".join([*(f"{'-' if d else ''}{k}" for k, d in sort if k != key), f"-{key}"][:4])
+        links.append(SortLink(key, keys[0].label, direction, order.index(key) + 1 if key in order else 0,
+                              ",".join([first, *others][:4]), add))  # fmt: skip
+    return links
+
+
+def check_page_param(raw) -> None:
+    """Pages are reached by following Next/Previous (keyset); a numbered page is only page 1."""
+    if raw in (None, ""):
+        return
+    try:
+        number = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError({"page": "Page must be a whole number."}) from None
+    if number < 1:
+        raise ValidationError({"page": "Page numbers start at 1."})
+    if number > 1:
+        raise ValidationError({"page": "Jumping to a page number is not supported; follow Next and Previous."})
