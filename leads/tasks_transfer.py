@@ -1,0 +1,62 @@
+"""django-q2 tasks of the import & export area: thin wrappers that take ids, re-fetch and call a
+service. Every one is safe to retry: a job or run is claimed with a conditional update before any
+work, and a scheduled slot produces at most one run (and one email)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils.dateparse import parse_datetime
+
+
+def run_import(job_id: int) -> str:
+    from leads.import_services import import_run
+
+    return import_run(job_id=job_id).status
+
+
+def revert_import(job_id: int, actor_id: int | None) -> str:
+    from crm.models import Membership
+    from leads.import_services import import_revert
+    from leads.models import ImportJob
+
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return "missing"
+    actor = Membership.objects.filter(pk=actor_id, company_id=job.company_id).first() if actor_id else None
+    return import_revert(job=job, actor=actor).status
+
+
+def run_export(run_id: int) -> str:
+    from leads.exporting import export_run_store
+
+    return export_run_store(run_id=run_id).status
+
+
+def run_scheduled_export(schedule_id: int, due_at: str | None = None) -> str:
+    """Called by the django-q2 Schedule row of a scheduled export; ``due_at`` is the slot."""
+    from leads.exporting import scheduled_export_run
+
+    slot = parse_datetime(due_at) if due_at else None
+    if slot is not None and slot.tzinfo is None:
+        slot = slot.replace(tzinfo=dt.UTC)
+    run = scheduled_export_run(schedule_id=schedule_id, due_at=slot)
+    return run.status if run is not None else "inactive"
+
+
+def _enqueue(func: str, *args, name: str) -> None:
+    from django_q.tasks import async_task
+
+    async_task(func, *args, task_name=name)
+
+
+def enqueue_import(job_id: int) -> None:
+    _enqueue("leads.tasks_transfer.run_import", job_id, name=f"import-{job_id}")
+
+
+def enqueue_revert(job_id: int, actor_id: int | None) -> None:
+    _enqueue("leads.tasks_transfer.revert_import", job_id, actor_id, name=f"import-revert-{job_id}")
+
+
+def enqueue_export(run_id: int) -> None:
+    _enqueue("leads.tasks_transfer.run_export", run_id, name=f"export-{run_id}")
