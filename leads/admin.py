@@ -21,6 +21,7 @@ from crm.admin import CompanyScopedAdmin
 from crm.models import Company, Membership, Role
 from crm.permissions import permissions_for
 from leads import services, settings_services
+from leads.admin_transfer import LeadImportExportMixin
 from leads.forms_settings import add_service_errors
 from leads.models import Campaign, CustomField, Lead, LeadComment, LeadStatus, StatusTransition
 from leads.queries import leads_visible_to
@@ -327,7 +328,7 @@ def _service_errors(error: ValidationError) -> ValidationError:
 
 
 @admin.register(Lead)
-class LeadAdmin(ServiceAdmin):
+class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
     form = LeadAdminForm
     list_display = ["name", "email", "company_name", "status", "owner_name", "score", "created_at"]
     list_filter = [("status", admin.RelatedOnlyFieldListFilter), "stage", "priority"]

@@ -1,6 +1,7 @@
 """Test settings: fast hashing, in-memory email, django-q2 in sync mode."""
 
 import os
+import tempfile
 
 from crm.env import q_cluster
 
@@ -21,5 +22,5 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "W
 # SQLite tests use a per-process file (not :memory:) so that threads and django-q2 worker processes
 # in concurrency tests share the test database; PostgreSQL is unaffected.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": f"/tmp/crm-test-{os.getpid()}.sqlite3"}
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"crm-test-{os.getpid()}.sqlite3")}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
