@@ -80,6 +80,9 @@ class LeadInputSerializer(StrictSerializer):
     and POST need `lead_source` and `campaign`. A `status` other than the current one is
     a workflow transition (`status_note` is its note)."""
 
+    allow_duplicates = serializers.BooleanField(
+        required=False, write_only=True, help_text="Create anyway despite an exact duplicate (managers and admins)."
+    )
     first_name = _text()
     last_name = _text()
     email = _text()
@@ -171,7 +174,10 @@ class LeadListView(TenantListAPIView):
     @extend_schema(tags=TAGS, summary="Create a lead", request=LeadInputSerializer, responses={201: LeadSerializer})
     def post(self, request, company_id):
         data = self.parse(LeadInputSerializer)
-        lead = services.lead_create(company=request.company, actor=request.membership, data=data)
+        allow = data.pop("allow_duplicates", False)
+        lead = services.lead_create(
+            company=request.company, actor=request.membership, data=data, allow_duplicates=allow
+        )
         return Response(LeadSerializer(_fresh(lead)).data, status=status.HTTP_201_CREATED)
 
 
@@ -201,7 +207,8 @@ class LeadDetailView(LeadObjectMixin, TenantAPIView):
 
     def _update(self, *, partial: bool) -> Response:
         data = self.parse(LeadInputSerializer, partial=partial)
-        lead = services.lead_update(actor=self.request.membership, lead=self.lead, data=data)
+        allow = data.pop("allow_duplicates", False)
+        lead = services.lead_update(actor=self.request.membership, lead=self.lead, data=data, allow_duplicates=allow)
         return Response(LeadSerializer(_fresh(lead)).data)
 
 

@@ -10,6 +10,12 @@ def _search_index(sender, using, **kwargs):
     ensure_search_index(connections[using])
 
 
+def _nightly_duplicate_scan(sender, **kwargs):
+    from leads.tasks_dedup import ensure_schedule
+
+    ensure_schedule()
+
+
 class LeadsConfig(AppConfig):
     name = "leads"
 
@@ -17,3 +23,4 @@ class LeadsConfig(AppConfig):
         from leads import signals  # noqa: F401
 
         post_migrate.connect(_search_index, sender=self)
+        post_migrate.connect(_nightly_duplicate_scan, sender=self)

@@ -88,7 +88,7 @@ def _status_entries(changes: QuerySet[StatusChange]) -> list[Entry]:
             continue  # the initial status is part of "created the lead"
         who = str(change.changed_by.user) if change.changed_by else "System"
         title = f"moved from {change.from_status.name} to {change.to_status.name}"
-        entries.append(Entry("status", change.changed_at, who, title, lead=change.lead, note=change.note))
+        entries.append(Entry("status", change.changed_at, who, title, lead=change.lead, note=change.note, obj=change))
     return entries
 
 
@@ -134,8 +134,22 @@ def lead_timeline(lead: Lead, *, kind: str | None = None) -> list[Entry]:
     else:
         entries = _change_entries(lead) + sources["status"]() + sources["comment"]()
         entries += _activity_entries(activities, {})
+    entries += _merged_entries(lead, entries, kind)
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:MAX_ENTRIES]
+
+
+def _merged_entries(lead: Lead, entries: list[Entry], kind: str | None) -> list[Entry]:
+    """The history of leads merged into this one, and a mark on rows that moved here in a merge."""
+    from leads import merge  # merge builds timelines of the merged leads through this module
+
+    origins = merge.moved_origins(lead)
+    for entry in entries:
+        obj = entry.obj
+        origin = origins.get((obj._meta.label_lower, obj.pk)) if obj is not None else None
+        if origin is not None:
+            entry.note = f"From merged lead #{origin}{f' · {entry.note}' if entry.note else ''}"
+    return [e for e in merge.merged_history_entries(lead) if kind is None or e.kind == kind]
 
 
 def company_feed(

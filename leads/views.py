@@ -90,7 +90,10 @@ def lead_create(request, company_slug):
     form = LeadForm(request.POST or None, membership=request.membership, can_assign=can_assign)
     if request.method == "POST" and form.is_valid():
         try:
-            lead = services.lead_create(company=request.company, actor=request.membership, data=form.service_data())
+            lead = services.lead_create(
+                company=request.company, actor=request.membership, data=form.service_data(),
+                allow_duplicates=request.POST.get("allow_duplicates") == "1",
+            )  # fmt: skip
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
@@ -126,7 +129,10 @@ def lead_edit(request, company_slug, lead_id):
     form = LeadForm(request.POST or None, membership=request.membership, can_assign=can_assign, lead=lead)
     if request.method == "POST" and form.is_valid():
         try:
-            services.lead_update(actor=request.membership, lead=lead, data=form.service_data())
+            services.lead_update(
+                actor=request.membership, lead=lead, data=form.service_data(),
+                allow_duplicates=request.POST.get("allow_duplicates") == "1",
+            )  # fmt: skip
         except ValidationError as error:
             apply_service_errors(form, error)
         else:

@@ -228,7 +228,7 @@ class Lead(models.Model):
             models.Index(fields=["company", "email_key"], name="lead_email_key"),
             models.Index(fields=["company", "phone_key"], name="lead_phone_key"),
             models.Index(fields=["company", "profile_url_key"], name="lead_profile_url_key"),
-            models.Index(fields=["company", "company_key"], name="lead_company_key"),
+            models.Index(fields=["company", "company_key", "name_key"], name="lead_company_name_block"),
             models.Index(fields=["company", "name_key"], name="lead_name_key"),
         ]
 

@@ -284,7 +284,7 @@ def test_only_json_bodies_are_accepted(cast):
 
 
 def test_the_input_serializer_takes_exactly_the_services_editable_fields():
-    assert set(LeadInputSerializer().fields) == {*EDITABLE_FIELDS, "status", "status_note"}
+    assert set(LeadInputSerializer().fields) == {*EDITABLE_FIELDS, "status", "status_note", "allow_duplicates"}
 
 
 # --- status workflow -----------------------------------------------------------------------------
@@ -865,3 +865,15 @@ def test_the_docs_page_renders_the_api_with_no_network(page, live_server, cast):
     expect(page.locator(".swagger-ui .title")).to_contain_text("CRM API")
     expect(page.get_by_text("/api/companies/{company_id}/leads/from-profile")).to_be_visible()
     assert outside == []
+
+
+def test_create_anyway_is_for_managers_over_the_api(cast):
+    make_lead(cast.a.company, email="dup@example.com")
+    body = {"first_name": "Dee", "email": "dup@example.com", "lead_source": "Web",
+            "campaign": make_campaign(cast.a.company).pk}  # fmt: skip
+    refused = api_for(cast.a.manager).post(url(cast.a.company), body, format="json")
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["email"]
+    created = api_for(cast.a.manager).post(url(cast.a.company), {**body, "allow_duplicates": True}, format="json")
+    assert created.status_code == 201
+    assert Lead.objects.filter(company=cast.a.company, email_key="dup@example.com").count() == 2

@@ -270,3 +270,16 @@ def test_a_merged_tombstone_redirects_to_its_survivor(cast, leads, client_for):
     assert listed(client.get(url("list", cast.a.company))) == ["InThePool", "OwnedBySdr1"]
     Lead.objects.filter(pk=tombstone.pk).update(merged_into=leads["sdr2"])  # a survivor sdr1 cannot see
     assert client.get(url("detail", cast.a.company, lead_id=tombstone.pk)).status_code == 404
+
+
+def test_the_survivors_timeline_shows_merged_history_marked_with_its_origin(cast, leads, client_for):
+    from leads import merge
+
+    survivor, other = leads["sdr1"], make_lead(cast.a.company, cast.a.sdr1, owner=cast.a.sdr1, last_name="Twin")
+    make_comment(other, cast.a.sdr1, "Spoke to the twin")
+    merge.leads_merge(actor=cast.a.manager, survivor=survivor, others=[other])
+    detail = client_for(cast.a.manager).get(url("detail", cast.a.company, lead_id=survivor.pk))
+    comments = [e for e in detail.context["timeline"] if e.kind == "comment"]
+    assert [(e.body, e.note) for e in comments] == [("Spoke to the twin", f"From merged lead #{other.pk}")]
+    created = [e.note for e in detail.context["timeline"] if e.title == "created the lead" and e.lead == other]
+    assert created == [f"From merged lead {other.display_name} (#{other.pk}) · leads.lead.created"]
