@@ -14,7 +14,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
 
 from crm.models import Activity, ActivityKind, Membership, Role
 from crm.queries import team_member_ids
@@ -234,12 +233,15 @@ def _execute(job: BulkJob) -> dict:
     return {"changed": job.total, "operation": job.operation}
 
 
-def _save(leads: list[Lead], fields: list[str], actor: Membership, reason: str) -> None:
-    now = timezone.now()
+def _save(leads: list[Lead], values: dict, actor: Membership, reason: str) -> None:
+    """Every lead of the chunk gets the same new values: one UPDATE, then one history row each."""
+    values = {**values, "updated_at": timezone.now()}
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(**values)
     for lead in leads:
-        lead.updated_at = now
-    bulk_update_with_history(
-        leads, Lead, [*fields, "updated_at"], batch_size=CHUNK, default_user=actor.user, default_change_reason=reason
+        for name, value in values.items():
+            setattr(lead, name, value)
+    Lead.history.bulk_history_create(
+        leads, batch_size=CHUNK, update=True, default_user=actor.user, default_change_reason=reason
     )
 
 
@@ -256,14 +258,10 @@ def _apply_fields(job: BulkJob, actor: Membership, leads: list[Lead], reason: st
         except PermissionDenied:
             raise ValidationError("You may not reassign some of these leads.") from None
     elif job.operation == "campaign":
-        for lead in leads:
-            lead.campaign_id = params["campaign"]
-        _save(leads, ["campaign"], actor, reason)
+        _save(leads, {"campaign_id": params["campaign"]}, actor, reason)
     elif job.operation in ("delete", "restore"):
         deleting = job.operation == "delete"
-        for lead in leads:
-            lead.is_deleted, lead.deleted_at = deleting, now if deleting else None
-        _save(leads, ["is_deleted", "deleted_at"], actor, reason)
+        _save(leads, {"is_deleted": deleting, "deleted_at": now if deleting else None}, actor, reason)
     return []
 
 
@@ -291,11 +289,10 @@ def _apply_status(job: BulkJob, actor: Membership, leads: list[Lead], reason: st
         )
         for lead in leads
     ]
-    for lead in leads:
-        lead.status, lead.status_changed_at = target, now
-        if target.is_terminal and target.category == "won":
-            lead.converted_at, lead.stage = now, "converted"
-    _save(leads, ["status", "status_changed_at", "converted_at", "stage"], actor, reason)
+    values = {"status": target, "status_changed_at": now}
+    if target.is_terminal and target.category == "won":
+        values.update(converted_at=now, stage="converted")
+    _save(leads, values, actor, reason)
     StatusChange.objects.bulk_create(changes, batch_size=CHUNK)
     return []
 

@@ -27,7 +27,6 @@ import gc
 import queue
 import random
 import sqlite3
-import sys
 import threading
 import time
 from array import array
@@ -843,9 +842,6 @@ def leads_generate(
     # reservoir again and again (a third of the generation time).
     collecting = gc.isenabled()
     gc.disable()
-    # The writer gets the GIL back within a millisecond after each statement, not Python's 5 ms.
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, 0.001))
     try:
         with transaction.atomic(), _sqlite_cache_for(count):
             paused = _search_trigger_pause()
@@ -856,7 +852,6 @@ def leads_generate(
             if checks_off:
                 connection.check_constraints(table_names=[Lead._meta.db_table])
     finally:
-        sys.setswitchinterval(switch_interval)
         if collecting:
             gc.enable()
         if checks_off:

@@ -267,7 +267,8 @@ def test_a_scheduled_export_gets_a_django_q2_schedule_row(cast):
     daily = exporting.scheduled_export_save(actor=cast.a.manager, schedule=saved, data={"frequency": "daily"})
     assert Schedule.objects.get(pk=daily.schedule_id).schedule_type == Schedule.DAILY
     exporting.scheduled_export_delete(actor=cast.a.manager, schedule=daily)
-    assert (Schedule.objects.count(), ScheduledExport.objects.count()) == (0, 0)
+    export_schedules = Schedule.objects.filter(func="leads.tasks_transfer.run_scheduled_export")
+    assert (export_schedules.count(), ScheduledExport.objects.count()) == (0, 0)
 
 
 def test_cron_schedules_are_validated(cast):

@@ -22,7 +22,7 @@ def xss_lead(cast):
     make_custom_field(company, "notes_cf", label=f"Label {PAYLOAD}")
     cast.a.sdr1.user.full_name = f"Evil {PAYLOAD}"
     cast.a.sdr1.user.save()
-    LeadStatus.objects.filter(company=company, key="contacted").update(name=f"Contacted {PAYLOAD}")
+    LeadStatus.objects.filter(company=company, key="contacted").update(name=("C" + PAYLOAD)[:60])
     lead = make_lead(
         company, actor,
         first_name=f"F{PAYLOAD}"[:100], last_name="L" + PAYLOAD, job_title="J" + PAYLOAD, company_name="C" + PAYLOAD,
