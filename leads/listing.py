@@ -10,7 +10,19 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, CharField, DateTimeField, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    DateTimeField,
+    Expression,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import timezone
@@ -125,8 +137,52 @@ def _parse_value(key: SortKey, raw):
         raise ValidationError({"cursor": "This page link is broken; start again from the first page."}) from None
 
 
-def _seek(columns, values, forward: bool) -> Q:
-    """Rows strictly after (``forward``) or before ``values`` in the mixed-direction column order."""
+class RowValuesCompare(Expression):
+    """``(a, b, …) < (x, y, …)``: rows strictly before or after a position in a sort order whose
+    keys all run the same way, as ONE range condition that an index on those columns seeks to
+    (SQLite ≥ 3.15 and PostgreSQL compare row values). The OR-expansion of the same condition
+    makes SQLite walk the index from its start and filter, which is what made deep pages slow."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, expressions: list, values: list, operator: str):
+        super().__init__()
+        self.expressions, self.values, self.operator = list(expressions), list(values), operator
+
+    def get_source_expressions(self):
+        return self.expressions
+
+    def set_source_expressions(self, exprs):
+        self.expressions = list(exprs)
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        clone = self.copy()
+        clone.expressions = [
+            e.resolve_expression(query, allow_joins, reuse, summarize, for_save) for e in self.expressions
+        ]
+        return clone
+
+    def as_sql(self, compiler, connection):
+        left, right, params = [], [], []
+        for expression in self.expressions:
+            sql, expression_params = compiler.compile(expression)
+            left.append(sql)
+            params.extend(expression_params)
+        for expression, value in zip(self.expressions, self.values, strict=True):
+            sql, value_params = compiler.compile(Value(value, output_field=expression.output_field))
+            right.append(sql)
+            params.extend(value_params)
+        return f"({', '.join(left)}) {self.operator} ({', '.join(right)})", params
+
+
+def _seek(columns, values, forward: bool) -> Q | RowValuesCompare:
+    """Rows strictly after (``forward``) or before ``values`` in the column order: one row-value
+    comparison when every key runs the same way, else its expansion ``a < x OR (a = x AND b < y) …``."""
+    directions = {desc for _, desc in columns}
+    if len(directions) == 1:
+        operator = "<" if directions.pop() == forward else ">"
+        return RowValuesCompare([F(key.alias) for key, _ in columns], values, operator)
     condition = Q()
     for i, (key, desc) in enumerate(columns):
         operator = "lt" if desc == forward else "gt"

@@ -168,6 +168,47 @@ def test_keyset_pages_walk_forward_and_back_without_offsets(cast, board, client_
     assert first.context["count"] == 5
 
 
+@pytest.mark.parametrize(
+    "sort", ["-score", "score", "name", "-name", "-priority,score", "owner,-created", "-activity", "status,-name"]
+)
+def test_walking_every_page_either_way_visits_each_lead_once_in_order(sort, cast, board):
+    """Same-direction sorts seek with one row-value comparison, mixed ones with its OR expansion;
+    ties (equal scores, names, priorities, no activity) are broken by id either way."""
+    for _ in range(4):  # ties on every key but id
+        make_lead(
+            cast.a.company, cast.a.admin, last_name="Twin", first_name="Pat", company_name="Initech", country="GB"
+        )
+    Lead.objects.filter(company=cast.a.company, last_name="Twin").update(score=55, priority="warm")
+    leads = Lead.objects.filter(company=cast.a.company)
+    parsed = listing.parse_sort(sort)
+    expected = list(listing.sorted_leads(leads, parsed).values_list("id", flat=True))
+    assert len(expected) == 9
+    seen, cursor, pages = [], None, []
+    while True:
+        page = listing.paginate(leads, parsed, cursor=cursor, per_page=2)
+        seen += [lead.pk for lead in page.rows]
+        pages.append(page)
+        if not page.has_next:
+            break
+        cursor = page.next_cursor
+    assert seen == expected
+    back, page = [], pages[-1]
+    while page.has_previous:
+        page = listing.paginate(leads, parsed, cursor=page.prev_cursor, per_page=2)
+        back = [lead.pk for lead in page.rows] + back
+    assert back + [lead.pk for lead in pages[-1].rows] == expected
+
+
+def test_a_same_direction_sort_seeks_with_one_row_value_comparison(cast, board):
+    leads = Lead.objects.filter(company=cast.a.company)
+    for sort, expected in (("-score", '("leads_lead"."score", "leads_lead"."id") < ('), ("-priority,score", " OR ")):
+        first = listing.paginate(leads, listing.parse_sort(sort), cursor=None, per_page=2)
+        second = listing.sorted_leads(leads, listing.parse_sort(sort)).filter(
+            listing._seek(first.columns, [listing._value_of(first.rows[-1], k) for k, _ in first.columns], True)
+        )
+        assert expected in str(second.query)
+
+
 def test_the_page_query_uses_no_offset(cast, board):
     leads = Lead.objects.filter(company=cast.a.company)
     first = listing.paginate(leads, listing.parse_sort("-created"), cursor=None, per_page=2)
