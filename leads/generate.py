@@ -26,12 +26,10 @@ from __future__ import annotations
 import gc
 import queue
 import random
-import sqlite3
 import threading
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
@@ -41,7 +39,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from crm.models import Company, Membership
-from leads import normalize
+from leads import bulkwrite, normalize
 from leads.models import (
     AuthorityLevel,
     Campaign,
@@ -53,7 +51,6 @@ from leads.models import (
     ValidationStatus,
 )
 from leads.scoring import scorer_for
-from leads.search import COLUMNS as SEARCH_COLUMNS
 
 HOT_SCORE, WARM_SCORE, SPAM_HOLD = 70, 40, 60  # the defaults of a company's LeadSettings
 UNASSIGNED_SHARE = 0.3
@@ -641,15 +638,12 @@ class _LeadInserter:
         self.tail = [self._default(f) for f in rest]
         columns = ", ".join(quote(f.column) for f in [*(by_attname[name] for name in FIELDS), *rest])
         width = len(FIELDS) + len(rest)
-        self.per_statement = max(1, min(batch_size, _parameter_limit() // width))
-        # On SQLite the statements go to the DB-API connection with its own "?" placeholders:
-        # Django's cursor would rewrite every "%s" of each 30,000-parameter statement with a regex,
-        # which costs more than SQLite's own work. SQLite also gives a multi-row INSERT consecutive
+        self.per_statement = max(1, min(batch_size, bulkwrite.parameter_limit() // width))
+        # On SQLite (``bulkwrite.raw_cursor``) SQLite also gives a multi-row INSERT consecutive
         # rowids (one writer, rowid = max + 1), so the last rowid tells every id, where fetching
         # RETURNING rows would step SQLite, and swap the GIL with the producer thread, once per row.
-        self.raw = connection.vendor == "sqlite"
-        self.returning = not self.raw
-        self.one_row = "(" + ", ".join(["?" if self.raw else "%s"] * width) + ")"
+        self.returning = not bulkwrite.uses_raw_cursor()
+        self.one_row = "(" + ", ".join([bulkwrite.placeholder()] * width) + ")"
         self.head = f"INSERT INTO {quote(Lead._meta.db_table)} ({columns}) VALUES "  # noqa: S608 — names from _meta
         self.end = f" RETURNING {quote(Lead._meta.pk.column)}" if self.returning else ""
 
@@ -669,22 +663,6 @@ class _LeadInserter:
                 params += tail
             out.append((self.head + ", ".join([self.one_row] * len(chunk)) + self.end, params, len(chunk)))
         return out
-
-    @contextmanager
-    def cursor(self):
-        connection.ensure_connection()
-        if not self.raw:
-            # Not connection.cursor(): with DEBUG on, its debug wrapper would keep a rendered copy
-            # of every multi-megabyte statement.
-            with connection.make_cursor(connection.create_cursor()) as cursor:
-                yield cursor
-            return
-        cursor = connection.connection.cursor()
-        try:
-            with connection.wrap_database_errors:
-                yield cursor
-        finally:
-            cursor.close()
 
     def run(self, cursor, sql: str, params: list, size: int) -> Iterable[int]:
         """Execute one statement; the ids of its rows, in order."""
@@ -712,17 +690,6 @@ def adapters() -> tuple[Callable[[datetime], object], Callable[[object, object],
     if connection.vendor == "sqlite" and adapt(probe.replace(tzinfo=UTC)) == str(probe):
         return str, connection.ops.adapt_json_value
     return (lambda value: adapt(value.replace(tzinfo=UTC))), connection.ops.adapt_json_value
-
-
-def _parameter_limit() -> int:
-    """Placeholders allowed in one statement (Django assumes SQLite's old default of 999)."""
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        raw = connection.connection
-        return min(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766) if hasattr(raw, "getlimit") else 999
-    if connection.vendor == "postgresql":
-        return 65535
-    return connection.features.max_query_params or 999
 
 
 class _Producer(threading.Thread):
@@ -843,12 +810,11 @@ def leads_generate(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with transaction.atomic(), _sqlite_cache_for(count):
-            paused = _search_trigger_pause()
-            result.pairs, first_id = _write(
-                _batches(faker, count, duplicates, batch_size), batch_size, result, progress
-            )
-            _search_trigger_resume(paused, first_id)
+        # About 1 KiB of page cache a lead: the indexes the load touches.
+        with bulkwrite.sqlite_cache_for(count), transaction.atomic(), bulkwrite.DeferredSearchIndex() as index:
+            result.pairs, ids = _write(_batches(faker, count, duplicates, batch_size), batch_size, result, progress)
+            if ids:
+                index.add(ids[0], ids[-1])
             if checks_off:
                 connection.check_constraints(table_names=[Lead._meta.db_table])
     finally:
@@ -860,71 +826,14 @@ def leads_generate(
     return result
 
 
-@contextmanager
-def _sqlite_cache_for(count: int):
-    """A page cache big enough for the indexes the load touches (about 1 KiB a lead, at most 1 GiB;
-    never smaller than configured): with the default 64 MiB a million-lead load spends a fifth of
-    its time re-reading index pages and spilling dirty ones."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        configured = cursor.execute("PRAGMA cache_size").fetchone()[0]
-        page_kib = cursor.execute("PRAGMA page_size").fetchone()[0] / 1024
-        wanted = min(count, 1024 * 1024)  # KiB
-        if wanted > (-configured if configured < 0 else configured * page_kib):
-            cursor.execute(f"PRAGMA cache_size = -{int(wanted)}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(configured)}")
-
-
-# leads.search keeps an SQLite full-text index of leads with this trigger, row by row.
-SEARCH_TRIGGER, SEARCH_TABLE = "leads_lead_search_ai", "leads_lead_search"
-
-
-def _search_trigger_pause() -> str | None:
-    """For a bulk load, indexing the new rows in one INSERT … SELECT at the end costs a quarter of
-    what the trigger costs row by row. Dropped inside the load's transaction, the trigger is never
-    missing for anyone else: the transaction holds the write lock and commits all at once."""
-    if connection.vendor != "sqlite":
-        return None
-    with connection.cursor() as cursor:
-        found = cursor.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [SEARCH_TRIGGER]
-        ).fetchone()
-        if found is not None:
-            cursor.execute(f'DROP TRIGGER "{SEARCH_TRIGGER}"')
-    return found[0] if found else None
-
-
-def _search_trigger_resume(trigger_sql: str | None, first_id: int | None) -> None:
-    """Index the rows written since ``first_id`` as the trigger would have, and put it back."""
-    if trigger_sql is None:
-        return
-    columns = ", ".join(connection.ops.quote_name(c) for c in SEARCH_COLUMNS)
-    table = connection.ops.quote_name(Lead._meta.db_table)
-    with connection.cursor() as cursor:
-        if first_id is not None:
-            cursor.execute(
-                f'INSERT INTO "{SEARCH_TABLE}"(rowid, {columns}) SELECT id, {columns} FROM {table} WHERE id >= %s',  # noqa: S608
-                [first_id],
-            )
-        cursor.execute(trigger_sql)
-
-
-def _write(
-    batches: Iterator, batch_size: int, result: GenerateResult, progress
-) -> tuple[list[tuple[int, int]], int | None]:
-    """Run the statements the producer builds; the planted pairs as ids, and the first id."""
+def _write(batches: Iterator, batch_size: int, result: GenerateResult, progress) -> tuple[list[tuple[int, int]], array]:
+    """Run the statements the producer builds; the planted pairs as ids, and the ids written."""
     inserter = _LeadInserter(batch_size)
     producer = _Producer(batches, inserter)
     ids, pairs = array("q"), []
     producer.start()
     try:
-        with inserter.cursor() as cursor:
+        with bulkwrite.raw_cursor() as cursor:
             for written, statements, planted in producer:
                 for sql, params, size in statements:
                     ids.extend(inserter.run(cursor, sql, params, size))
@@ -936,7 +845,7 @@ def _write(
     finally:
         producer.stopped.set()
         producer.join()
-    return [(ids[original], ids[duplicate]) for original, duplicate in pairs], (ids[0] if ids else None)
+    return [(ids[original], ids[duplicate]) for original, duplicate in pairs], ids
 
 
 def write_truth(pairs: list[tuple[int, int]], out: TextIO) -> None:

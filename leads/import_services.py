@@ -25,7 +25,7 @@ row of the file is skipped unless the policy is ``flag`` or ``create``.
 Writes are raw multi-row INSERTs built from the models' metadata (the ORM's ``bulk_create`` spends
 most of its time preparing values one by one; SQLite also caps it at 999 variables per statement):
 leads, their historical rows and their status changes. On SQLite the full-text index of leads is
-filled once for the new rows instead of by its per-row trigger (see ``_search_index_deferred``).
+filled once for the new rows instead of by its per-row trigger (``bulkwrite.DeferredSearchIndex``).
 """
 
 from __future__ import annotations
@@ -37,9 +37,7 @@ import json
 import logging
 import operator
 import re
-import sqlite3
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +52,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from simple_history.utils import bulk_update_with_history
 
 from crm.models import Company, Membership, Role
-from leads import assignment, dedup, scoring, search
+from leads import assignment, bulkwrite, dedup, scoring
 from leads.customfields import FALSE_WORDS, TRUE_WORDS, clean_custom_fields
 from leads.importing import FileProblem, Issue, ParsedFile, column_name, parse_file
 from leads.models import (
@@ -79,6 +77,7 @@ from leads.workflow import check_transition, initial_status
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000  # rows per write step (and per progress report)
+WRITE_CACHE_KIB = 256 * 1024  # SQLite page cache while an import writes (see _write_cache_kib)
 STORED_ERRORS = 5000  # errors kept on the job; the errors file has them all
 STORED_NOTES = 1000
 IGNORE = ""
@@ -822,13 +821,15 @@ class _Importer:
         summary = Summary()
         rows, total = self.parsed.rows, len(self.parsed.rows)
         writing = write
-        with _search_index_deferred(summary.created_ids) if write else contextlib.nullcontext():
+        with bulkwrite.DeferredSearchIndex() if write else contextlib.nullcontext() as index:
             for start in range(0, total, CHUNK):
                 outcome = self.check(rows[start : start + CHUNK])
                 summary.add(outcome)
                 writing = writing and (not summary.invalid or self.context.options.skip_invalid)
                 if writing:
-                    summary.created_ids.extend(self.write(outcome, summary.snapshots))
+                    created = self.write(outcome, summary.snapshots)
+                    summary.created_ids.extend(created)
+                    index.add_ids(created)
                 if self.progress:
                     _report(self.job.pk, "importing", min(start + CHUNK, total), total)
         listed = {number for number, _ in rows}
@@ -1045,33 +1046,12 @@ def _snapshot(row: _Row) -> dict:
     }
 
 
-def _ranges(ids: list[int]) -> list[list[int]]:
-    """[3, 4, 5, 9] → [[3, 5], [9, 9]]: the created ids, compactly."""
-    ranges: list[list[int]] = []
-    for pk in sorted(ids):
-        if ranges and pk == ranges[-1][1] + 1:
-            ranges[-1][1] = pk
-        else:
-            ranges.append([pk, pk])
-    return ranges
-
-
 def ids_of_ranges(ranges: list[list[int]]) -> Iterable[int]:
     for start, end in ranges:
         yield from range(start, end + 1)
 
 
 # --- raw inserts ---------------------------------------------------------------------------------------
-
-
-def _parameter_limit() -> int:
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        raw = connection.connection
-        return min(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766) if hasattr(raw, "getlimit") else 999
-    if connection.vendor == "postgresql":
-        return 65535
-    return connection.features.max_query_params or 999
 
 
 class RawInserter:
@@ -1099,8 +1079,8 @@ class RawInserter:
             f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in self.fields)}) VALUES "  # noqa: S608
         )
         self.returning = f" RETURNING {quote(model._meta.pk.column)}"
-        self.per_statement = max(1, min(500, _parameter_limit() // len(self.fields)))
-        self.one = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        self.per_statement = max(1, min(500, bulkwrite.parameter_limit() // len(self.fields)))
+        self.one = "(" + ", ".join([bulkwrite.placeholder()] * len(self.fields)) + ")"
 
     @staticmethod
     def _preparer(model_field):
@@ -1184,7 +1164,7 @@ class RawInserter:
 
     def insert(self, rows: list[list], *, returning: bool = False) -> list[int]:
         ids: list[int] = []
-        with connection.cursor() as cursor:
+        with bulkwrite.raw_cursor() as cursor:
             for start in range(0, len(rows), self.per_statement):
                 chunk = rows[start : start + self.per_statement]
                 params = [value for row in chunk for value in row]
@@ -1196,34 +1176,6 @@ class RawInserter:
                 else:
                     cursor.execute(sql, params)
         return ids
-
-
-@contextmanager
-def _search_index_deferred(new_ids: list[int]):
-    """SQLite: index the new leads for full-text search in one statement after the inserts rather
-    than by ``leads.search``'s per-row trigger (several times faster on a large table). The trigger
-    is dropped and re-created inside the import's transaction, so other connections never see it
-    missing and a failed import restores it with everything else."""
-    trigger = None
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'leads_lead_search_ai'")
-            found = cursor.fetchone()
-            if found is not None:
-                trigger = found[0]
-                cursor.execute("DROP TRIGGER leads_lead_search_ai")
-    yield
-    if trigger is None:
-        return
-    columns = ", ".join(search.COLUMNS)
-    with connection.cursor() as cursor:
-        for start, end in _ranges(new_ids):
-            cursor.execute(
-                f"INSERT INTO leads_lead_search(rowid, {columns}) SELECT id, {columns} FROM leads_lead "  # noqa: S608
-                "WHERE id BETWEEN %s AND %s",
-                [start, end],
-            )
-        cursor.execute(trigger)
 
 
 # --- public entry points -------------------------------------------------------------------------------
@@ -1316,7 +1268,7 @@ def _run(job: ImportJob) -> None:
     importer = _Importer(job, parsed, job.created_by)
     total = len(parsed.rows)
     _report(job.pk, "importing", 0, total)
-    with transaction.atomic():
+    with bulkwrite.sqlite_cache_for(_write_cache_kib()), transaction.atomic():
         summary = importer.run(write=not options.dry_run)
         counts = {
             "total_rows": total + len({i.row for i in parsed.issues} - {n for n, _ in parsed.rows}),
@@ -1333,7 +1285,10 @@ def _run(job: ImportJob) -> None:
         if failed or options.dry_run:
             transaction.set_rollback(True)
         else:
-            written = {"created_ranges": _ranges(summary.created_ids), "updated_snapshots": summary.snapshots}
+            written = {
+                "created_ranges": bulkwrite.id_ranges(summary.created_ids),
+                "updated_snapshots": summary.snapshots,
+            }
             _finish(job, ImportStatus.SUCCEEDED, **counts, **written)
     if summary.invalid:
         _store_errors_file(job, parsed, summary)
@@ -1343,6 +1298,17 @@ def _run(job: ImportJob) -> None:
         _finish(job, ImportStatus.FAILED, error=_failure_text(len(summary.invalid), parsed), **counts | nothing)
     elif options.dry_run:
         _finish(job, ImportStatus.CHECKED, **counts)
+
+
+def _write_cache_kib() -> int:
+    """Page cache for an import: the database's size up to ``WRITE_CACHE_KIB``, so the index pages
+    the new rows land in are mostly read once instead of again and again."""
+    if connection.vendor != "sqlite":
+        return 0
+    with connection.cursor() as cursor:
+        pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+        page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
+    return min(pages * page_size // 1024, WRITE_CACHE_KIB)
 
 
 def _failure_text(rows: int, parsed: ParsedFile) -> str:

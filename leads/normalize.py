@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
@@ -63,8 +64,11 @@ def email_domain(email: str) -> str:
     return key.rsplit("@", 1)[1] if "@" in key else ""
 
 
+@lru_cache(maxsize=4096)
 def phone_key(phone: str, default_country: str) -> str:
-    """E.164 form of ``phone`` read in ``default_country``; '' when empty or unparseable."""
+    """E.164 form of ``phone`` read in ``default_country``; '' when empty or not a valid number.
+    Memoised: validating a lead and keying it read the same number twice, and parsing with
+    phonenumbers is the dearest step of checking a lead (tens of microseconds)."""
     parsed = parse_phone(phone, default_country)
     if parsed is None:
         return ""

@@ -77,26 +77,30 @@ def _apply_fields(lead: Lead, data: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
+_validate_profile_url = URLValidator(schemes=["http", "https"])
+_AUTHORITY_LEVELS, _STAGES = frozenset(AuthorityLevel.values), frozenset(Stage.values)
+
+
 def _validate_contact(lead: Lead, errors: dict[str, list[str]]) -> None:
     if lead.email:
         try:
             validate_email(lead.email)
         except ValidationError:
             errors.setdefault("email", []).append("Enter a valid email address.")
-    if lead.phone and normalize.parse_phone(lead.phone, lead.country) is None:
+    if lead.phone and not normalize.phone_key(lead.phone, lead.country):
         errors.setdefault("phone", []).append(f"Enter a valid phone number for {lead.country} or in +country format.")
     if lead.profile_url:
         try:
-            URLValidator(schemes=["http", "https"])(lead.profile_url)
+            _validate_profile_url(lead.profile_url)
         except ValidationError:
             errors.setdefault("profile_url", []).append("Enter a valid http(s) URL.")
     if not (lead.email or lead.phone or lead.profile_url):
         errors.setdefault("__all__", []).append("Give at least one way to reach the lead: email, phone or profile URL.")
     if not lead.lead_source:
         errors.setdefault("lead_source", []).append("Lead source is required.")
-    if lead.authority_level and lead.authority_level not in AuthorityLevel.values:
+    if lead.authority_level and lead.authority_level not in _AUTHORITY_LEVELS:
         errors.setdefault("authority_level", []).append(f"Choose one of {', '.join(AuthorityLevel.values)}.")
-    if lead.stage not in Stage.values:
+    if lead.stage not in _STAGES:
         errors.setdefault("stage", []).append(f"Choose one of {', '.join(Stage.values)}.")
     if not isinstance(lead.profile_data, dict):
         errors.setdefault("profile_data", []).append("Profile data must be a JSON object.")

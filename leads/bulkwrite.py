@@ -1,0 +1,133 @@
+"""What large writes of leads share (``leads.generate`` and ``leads.import_services``): how many
+parameters one statement may carry, a DB-API cursor that skips Django's placeholder rewriting, a
+page cache sized to the load, and the full-text index filled once at the end instead of row by row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+
+from leads.search import COLUMNS as SEARCH_COLUMNS
+
+SEARCH_TRIGGER, SEARCH_TABLE = "leads_lead_search_ai", "leads_lead_search"
+
+
+def parameter_limit() -> int:
+    """Placeholders allowed in one statement (Django assumes SQLite's old default of 999)."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        raw = connection.connection
+        return min(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766) if hasattr(raw, "getlimit") else 999
+    if connection.vendor == "postgresql":
+        return 65535
+    return connection.features.max_query_params or 999
+
+
+def uses_raw_cursor() -> bool:
+    """SQLite statements go to the DB-API connection with its own ``?`` placeholders: Django's
+    cursor would rewrite every ``%s`` of each many-thousand-parameter statement with a regex, which
+    costs more than SQLite's own work."""
+    return connection.vendor == "sqlite"
+
+
+def placeholder() -> str:
+    return "?" if uses_raw_cursor() else "%s"
+
+
+@contextmanager
+def raw_cursor() -> Iterator:
+    """A cursor for statements built with ``placeholder()``: the DB-API cursor on SQLite (errors
+    still wrapped as Django's), else Django's cursor without the debug wrapper (with DEBUG on it
+    would keep a rendered copy of every multi-megabyte statement)."""
+    connection.ensure_connection()
+    if not uses_raw_cursor():
+        with connection.make_cursor(connection.create_cursor()) as cursor:
+            yield cursor
+        return
+    cursor = connection.connection.cursor()
+    try:
+        with connection.wrap_database_errors:
+            yield cursor
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def sqlite_cache_for(kib: int) -> Iterator[None]:
+    """A page cache of ``kib`` KiB (at most 1 GiB; never smaller than configured) while a large
+    write runs: with the default 64 MiB a write into a table of a million leads spends much of its
+    time re-reading index pages and spilling dirty ones."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        configured = cursor.execute("PRAGMA cache_size").fetchone()[0]
+        page_kib = cursor.execute("PRAGMA page_size").fetchone()[0] / 1024
+        wanted = min(kib, 1024 * 1024)
+        if wanted > (-configured if configured < 0 else configured * page_kib):
+            cursor.execute(f"PRAGMA cache_size = -{int(wanted)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(configured)}")
+
+
+def id_ranges(ids: Iterable[int]) -> list[list[int]]:
+    """[3, 4, 5, 9] → [[3, 5], [9, 9]]."""
+    ranges: list[list[int]] = []
+    for pk in sorted(ids):
+        if ranges and pk == ranges[-1][1] + 1:
+            ranges[-1][1] = pk
+        else:
+            ranges.append([pk, pk])
+    return ranges
+
+
+class DeferredSearchIndex:
+    """SQLite: the new leads go into the full-text index in one ``INSERT … SELECT`` per id range
+    when the block ends, instead of through ``leads.search``'s per-row trigger (a quarter of the
+    cost on a large table). The trigger is dropped and re-created inside the caller's transaction,
+    which holds the write lock and commits all at once: no other connection sees it missing, and a
+    failed write restores it with everything else. Elsewhere (PostgreSQL) it does nothing.
+
+    ``with DeferredSearchIndex() as index: …; index.add(first_id, last_id)``"""
+
+    def __init__(self):
+        self.trigger: str | None = None
+        self.ranges: list[tuple[int, int]] = []
+
+    def add(self, first_id: int, last_id: int) -> None:
+        self.ranges.append((first_id, last_id))
+
+    def add_ids(self, ids: Iterable[int]) -> None:
+        self.ranges.extend((first, last) for first, last in id_ranges(ids))
+
+    def __enter__(self) -> DeferredSearchIndex:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                found = cursor.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [SEARCH_TRIGGER]
+                ).fetchone()
+                if found is not None:
+                    self.trigger = found[0]
+                    cursor.execute(f'DROP TRIGGER "{SEARCH_TRIGGER}"')
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if self.trigger is None or kind is not None:
+            return  # on an error the caller's transaction rolls the DROP back with the rest
+        columns = ", ".join(connection.ops.quote_name(c) for c in SEARCH_COLUMNS)
+        table = connection.ops.quote_name("leads_lead")
+        with connection.cursor() as cursor:
+            for first, last in self.ranges:
+                cursor.execute(
+                    f'INSERT INTO "{SEARCH_TABLE}"(rowid, {columns}) SELECT id, {columns} FROM {table} '  # noqa: S608
+                    "WHERE id BETWEEN %s AND %s",
+                    [first, last],
+                )
+            cursor.execute(self.trigger)
