@@ -61,15 +61,32 @@ def sqlite_cache_for(kib: int) -> Iterator[None]:
     """A page cache of ``kib`` KiB (at most 1 GiB; never smaller than configured) while a large
     write runs: with the default 64 MiB a write into a table of a million leads spends much of its
     time re-reading index pages and spilling dirty ones."""
+    with _sqlite_cache(lambda configured: max(configured, min(kib, 1024 * 1024))):
+        yield
+
+
+@contextmanager
+def sqlite_cache_at_most(kib: int) -> Iterator[None]:
+    """A page cache of at most ``kib`` KiB while a long read streams through the table (an
+    export): caching the pages it passes once would only grow the process by the configured
+    64 MiB; the operating system caches the file anyway."""
+    with _sqlite_cache(lambda configured: min(configured, kib)):
+        yield
+
+
+@contextmanager
+def _sqlite_cache(size_for) -> Iterator[None]:
+    """Run the block with ``PRAGMA cache_size`` set to ``size_for(configured KiB)`` KiB."""
     if connection.vendor != "sqlite":
         yield
         return
     with connection.cursor() as cursor:
         configured = cursor.execute("PRAGMA cache_size").fetchone()[0]
         page_kib = cursor.execute("PRAGMA page_size").fetchone()[0] / 1024
-        wanted = min(kib, 1024 * 1024)
-        if wanted > (-configured if configured < 0 else configured * page_kib):
-            cursor.execute(f"PRAGMA cache_size = -{int(wanted)}")
+        configured_kib = -configured if configured < 0 else int(configured * page_kib)
+        wanted = int(size_for(configured_kib))
+        if wanted != configured_kib:
+            cursor.execute(f"PRAGMA cache_size = -{wanted}")
     try:
         yield
     finally:

@@ -27,7 +27,9 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
+from croniter import croniter
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,15 +37,16 @@ from django.core.files import File
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import Case, F, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Cast, Concat, Substr
+from django.db.models.lookups import In
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Activity, ActivityKind, Company, Membership, Role
 from crm.queries import team_member_ids
-from leads import listing
+from leads import bulkwrite, listing
 from leads.filters import filter_leads
 from leads.models import (
     CustomField,
@@ -58,10 +61,10 @@ from leads.models import (
 from leads.queries import leads_visible_to
 
 CHUNK = 2000
+READ_CACHE_KIB = 8 * 1024  # SQLite page cache while an export reads (bulkwrite.sqlite_cache_at_most)
 BUFFER_BYTES = 64 * 1024
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ESCAPED = (*FORMULA_TRIGGERS, "'")  # a leading apostrophe is doubled, so the import's undo is exact
-_ESCAPED_SET = frozenset(ESCAPED)
 MAX_SELECTION = 10_000
 EXPORT_PARAMS = {"format", "template", "ids"}
 CONTENT_TYPES = {
@@ -192,10 +195,7 @@ def clean_columns(company: Company, columns) -> list[dict]:
 class RowReader:
     """Reads the columns' values from a queryset, as tuples of only the database columns needed.
 
-    ``rows`` yields typed values (XLSX, JSON). ``text_rows`` yields finished CSV cells with one
-    formatter per column chosen from the field's type; datetimes are read as the database's own
-    text (UTC) instead of being parsed into objects and formatted back (most of the cost of a
-    large CSV export)."""
+    ``rows`` yields typed values (XLSX, JSON); ``text_batches`` yields finished CSV cells."""
 
     def __init__(self, columns: list[Column]):
         self.columns = columns
@@ -217,29 +217,79 @@ class RowReader:
 
     def rows(self, queryset: QuerySet[Lead]) -> Iterator[list]:
         getters = self.getters
-        for values in queryset.values_list(*self.paths).iterator(chunk_size=CHUNK):
-            yield [values[get] if type(get) is int else get(values) for get in getters]
+        with bulkwrite.sqlite_cache_at_most(READ_CACHE_KIB):
+            for values in queryset.values_list(*self.paths).iterator(chunk_size=CHUNK):
+                yield [values[get] if type(get) is int else get(values) for get in getters]
 
-    def text_rows(self, queryset: QuerySet[Lead]) -> Iterator[list[str]]:
-        casts, paths = {}, []
-        for path in self.paths:
-            if _model_field(path).get_internal_type() == "DateTimeField":
-                alias = f"_text_{path}"
-                casts[alias] = Cast(path, output_field=TextField())
-                paths.append(alias)
-            else:
-                paths.append(path)
-        plan = []
-        for column, getter in zip(self.columns, self.getters, strict=True):
-            index = self.paths.index(column.path)
-            if column.key.startswith((CUSTOM, PROFILE)):
-                plan.append((getter, None))
-            else:
-                plan.append((index, _text_formatter(_model_field(column.path))))
-        if casts:
-            queryset = queryset.annotate(**casts)
-        for values in queryset.values_list(*paths).iterator(chunk_size=CHUNK):
-            yield [text_cell(get(values)) if fmt is None else fmt(values[get]) for get, fmt in plan]
+    def text_batches(self, queryset: QuerySet[Lead]) -> Iterator[list]:
+        """Finished CSV cells, up to ``CHUNK`` rows at a time. The database formats them (see
+        ``_csv_expression``: neutralised text, yes/no, UTC datetimes to the second), so rows come
+        out of the cursor ready for ``csv.writer.writerows`` and no Python runs per cell; only
+        custom-field and profile columns, and any field type without a SQL form, are finished in
+        Python (``text_cell``)."""
+        annotations, finish = {}, []
+        for position, column in enumerate(self.columns):
+            expression = None if column.key.startswith((CUSTOM, PROFILE)) else _csv_expression(column.path)
+            if expression is None:
+                expression = F(column.path)
+                finish.append((position, _cell_finisher(column)))
+            annotations[f"_csv_{position}"] = expression
+        rows = queryset.annotate(**annotations).values_list(*annotations).iterator(chunk_size=CHUNK)
+        with bulkwrite.sqlite_cache_at_most(READ_CACHE_KIB):
+            while batch := list(islice(rows, CHUNK)):
+                if finish:
+                    batch = [_finish_row(values, finish) for values in batch]
+                yield batch
+
+
+def _cell_finisher(column: Column):
+    if column.key.startswith((CUSTOM, PROFILE)):
+        name = column.key.split(":", 1)[1]
+        return lambda document: text_cell(document.get(name) if isinstance(document, dict) else None)
+    return text_cell
+
+
+def _finish_row(values: tuple, finish: list) -> list:
+    row = list(values)
+    for position, cell in finish:
+        row[position] = cell(row[position])
+    return row
+
+
+def _neutralised(expression):
+    """SQL of ``neutralise``: one apostrophe in front of a formula's first character."""
+    return Case(
+        When(In(Substr(expression, 1, 1), list(ESCAPED)), then=Concat(Value("'"), expression)),
+        default=expression,
+        output_field=TextField(),
+    )
+
+
+_NUMBER_TYPES = {
+    "AutoField", "BigAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
+    "PositiveSmallIntegerField", "PositiveBigIntegerField",
+}  # fmt: skip
+
+
+def _csv_expression(path: str):
+    """The CSV cell of ``path`` computed by the database exactly as ``text_cell`` would write it,
+    or None when Python has to (NULL becomes an empty cell either way)."""
+    kind = _model_field(path).get_internal_type()
+    if kind in _TEXT_TYPES:
+        return _neutralised(F(path))
+    if kind == "BooleanField":
+        return Case(
+            When(**{path: True}, then=Value("yes")),
+            When(**{path: False}, then=Value("no")),
+            default=Value(""),
+            output_field=TextField(),
+        )
+    if kind == "DateTimeField":
+        # UTC in both databases (SQLite stores it so; Django runs PostgreSQL sessions in UTC).
+        return Substr(Cast(path, output_field=TextField()), 1, 19)
+    if kind in _NUMBER_TYPES:
+        return F(path)
+    return None
 
 
 def _model_field(path: str):
@@ -251,33 +301,6 @@ def _model_field(path: str):
 
 
 _TEXT_TYPES = {"CharField", "TextField", "EmailField", "URLField", "SlugField"}
-
-
-def _text_formatter(model_field):
-    kind = model_field.get_internal_type()
-    if kind in _TEXT_TYPES:
-        return _plain_text
-    if kind == "BooleanField":
-        return _yes_no
-    if kind == "DateTimeField":
-        return _stored_datetime
-    return text_cell
-
-
-def _plain_text(value) -> str:
-    if not value:
-        return ""
-    return "'" + value if value[0] in _ESCAPED_SET else value
-
-
-def _yes_no(value) -> str:
-    return "" if value is None else "yes" if value else "no"
-
-
-def _stored_datetime(value) -> str:
-    """The database's text of a UTC datetime (SQLite ``2026-01-02 03:04:05.123``, PostgreSQL
-    ``2026-01-02 03:04:05.123+00``) to the second."""
-    return value[:19].replace("T", " ") if value else ""
 
 
 def _plain_getter(index: int):
@@ -397,7 +420,7 @@ def json_value(value):
 class Counter:
     """Counts the rows that went through, for the run's record."""
 
-    def __init__(self, rows: Iterable[list]):
+    def __init__(self, rows: Iterable[list] = ()):
         self.rows, self.count = rows, 0
 
     def __iter__(self):
@@ -406,17 +429,18 @@ class Counter:
             yield row
 
 
-def csv_chunks(headers: list[str], rows: Iterable[list], *, formatted: bool = False) -> Iterator[bytes]:
-    """UTF-8 CSV with a byte-order mark (so Excel reads accents right), in ~64 KB chunks.
-    ``formatted``: the rows are finished cells already (``RowReader.text_rows``)."""
+def csv_chunks(headers: list[str], batches: Iterable[list], counter: Counter) -> Iterator[bytes]:
+    """UTF-8 CSV with a byte-order mark (so Excel reads accents right), in chunks of about 64 KB,
+    from batches of finished rows (``RowReader.text_batches``); ``counter`` counts the rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([text_cell(h) for h in headers])
     yield ("\ufeff" + buffer.getvalue()).encode()
     buffer.seek(0)
     buffer.truncate()
-    for row in rows:
-        writer.writerow(row if formatted else [text_cell(value) for value in row])
+    for batch in batches:
+        counter.count += len(batch)
+        writer.writerows(batch)
         if buffer.tell() > BUFFER_BYTES:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -496,8 +520,8 @@ def write_file(file_format: str, reader: RowReader, queryset: QuerySet[Lead], pa
         write_xlsx(reader.headers, counter, path)
         return counter.count
     if file_format == ExportFormat.CSV:
-        counter = Counter(reader.text_rows(queryset))
-        chunks = csv_chunks(reader.headers, counter, formatted=True)
+        counter = Counter()
+        chunks = csv_chunks(reader.headers, reader.text_batches(queryset), counter)
     else:
         counter = Counter(reader.rows(queryset))
         chunks = json_chunks(reader.headers, counter)
@@ -574,8 +598,8 @@ def stream_export(run: ExportRun, queryset: QuerySet[Lead], columns: list[Column
     """CSV or JSON bytes of the run, as they are produced; the row count is recorded at the end."""
     reader = RowReader(columns)
     if run.format == ExportFormat.CSV:
-        counter = Counter(reader.text_rows(queryset))
-        yield from csv_chunks(reader.headers, counter, formatted=True)
+        counter = Counter()
+        yield from csv_chunks(reader.headers, reader.text_batches(queryset), counter)
     else:
         counter = Counter(reader.rows(queryset))
         yield from json_chunks(reader.headers, counter)
@@ -713,14 +737,6 @@ def export_template_delete(*, actor: Membership, template: ExportTemplate) -> No
 SCHEDULE_FUNC = "leads.tasks_transfer.run_scheduled_export"
 
 
-def croniter_available() -> bool:
-    try:
-        import croniter  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _clean_recipients(value) -> list[str]:
     if isinstance(value, str):
         value = [part for part in re.split(r"[\s,;]+", value) if part]
@@ -799,12 +815,8 @@ def _clean_timing(schedule: ScheduledExport, data: dict, errors: dict) -> None:
 def _cron_problem(expression: str) -> str:
     if len(expression.split()) != 5:
         return "Give five fields: minute hour day-of-month month day-of-week (e.g. “0 7 * * 1-5”)."
-    if not croniter_available():
-        return "Cron schedules need the croniter package, which is not installed here; use daily or weekly."
-    import croniter
-
     try:
-        croniter.croniter.expand(expression)
+        croniter.expand(expression)
     except (ValueError, KeyError):
         return f"“{expression}” is not a valid cron expression."
     return ""
