@@ -38,7 +38,7 @@ from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, QuerySet, TextField, Value, When
-from django.db.models.functions import Cast, Concat, Substr
+from django.db.models.functions import Cast, Concat, Ord, Substr
 from django.db.models.lookups import In
 from django.http import QueryDict
 from django.urls import reverse
@@ -256,10 +256,14 @@ def _finish_row(values: tuple, finish: list) -> list:
     return row
 
 
+_ESCAPED_CODES = [ord(character) for character in ESCAPED]
+
+
 def _neutralised(expression):
-    """SQL of ``neutralise``: one apostrophe in front of a formula's first character."""
+    """SQL of ``neutralise``: one apostrophe in front of a formula's first character (compared as
+    a code point: SQLite's ``unicode()``, PostgreSQL's ``ascii()``, cheaper than a substring)."""
     return Case(
-        When(In(Substr(expression, 1, 1), list(ESCAPED)), then=Concat(Value("'"), expression)),
+        When(In(Ord(expression), _ESCAPED_CODES), then=Concat(Value("'"), expression)),
         default=expression,
         output_field=TextField(),
     )
