@@ -320,11 +320,19 @@ def test_bulk_status_change_writes_history_changes_and_one_summary(cast, board, 
     for lead in Lead.objects.filter(pk__in=ids):
         assert lead.status.key == "contacted"
         latest = lead.history.first()
-        assert (latest.history_change_reason, latest.history_user) == (
+        assert (latest.history_change_reason, latest.history_user, latest.history_type) == (
             f"leads.lead.bulk_status:{job.pk}",
             cast.a.sdr1.user,
+            "~",
         )
-    assert StatusChange.objects.filter(lead_id__in=ids, to_status__key="contacted").count() == 2
+        # The history row is the whole lead as it is now.
+        tracked = [f.attname for f in Lead.history.model.tracked_fields]
+        assert [getattr(latest, name) for name in tracked] == [getattr(lead, name) for name in tracked]
+        assert latest.history_date == lead.updated_at
+    changes = StatusChange.objects.filter(lead_id__in=ids, to_status__key="contacted")
+    assert sorted(changes.values_list("lead_id", "from_status__key", "changed_by", "note")) == sorted(
+        (pk, "new", cast.a.sdr1.pk, "") for pk in ids
+    )
     assert Activity.objects.count() == before + 1
     assert Activity.objects.latest("id").subject == "Change status: 2 leads"
 
