@@ -887,7 +887,9 @@ class _Importer:
         )
         found: dict[int, Lead] = {}
         for start in range(0, len(ids), IN_CHUNK):
-            for lead in visible.filter(pk__in=ids[start : start + IN_CHUNK]).select_related("company", "status"):
+            # Unordered: with the list's newest-first order SQLite would walk the company's index.
+            chunk = visible.filter(pk__in=ids[start : start + IN_CHUNK]).order_by()
+            for lead in chunk.select_related("company", "status"):
                 found[lead.pk] = lead
         return found
 
@@ -1262,7 +1264,7 @@ def _revert_created(job: ImportJob, reason: str, user) -> tuple[int, list[int]]:
     deleted, kept = 0, []
     since = job.finished_at
     for start in range(0, len(ids), IN_CHUNK):
-        leads = list(Lead.objects.filter(company=job.company, pk__in=ids[start : start + IN_CHUNK]))
+        leads = list(Lead.objects.filter(company=job.company, pk__in=ids[start : start + IN_CHUNK]).order_by())
         doomed = []
         for lead in leads:
             touched = (lead.updated_at and lead.updated_at > since) or (
@@ -1286,7 +1288,8 @@ def _revert_updated(job: ImportJob, reason: str, user, actor) -> tuple[int, int]
     if not snapshots:
         return 0, 0
     leads = {
-        str(lead.pk): lead for lead in Lead.objects.filter(company=job.company, pk__in=[int(k) for k in snapshots])
+        str(lead.pk): lead
+        for lead in Lead.objects.filter(company=job.company, pk__in=[int(k) for k in snapshots]).order_by()
     }
     changed_leads, fields, conflicts, status_moves = [], set(), 0, []
     for pk, snapshot in snapshots.items():

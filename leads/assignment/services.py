@@ -330,6 +330,7 @@ def leads_assign_many(
         Lead.objects.select_for_update(of=("self",))
         .select_related("owner__user", "status", "company")
         .filter(pk__in=ids, company_id=company_id)
+        .order_by("pk")  # by id: not the newest-first index walk, and one lock order
     )
     if len(locked) != len(set(ids)) or any(not _in_scope(actor, lead.owner_id) for lead in locked):
         raise PermissionDenied
