@@ -400,12 +400,15 @@ def text_cell(value) -> str:
 
 
 def xlsx_cell(value):
-    if value is None:
+    """A value as an XLSX cell: empty text is an empty cell (openpyxl writes nothing for it, where
+    an empty string would be a text cell of its own), text neutralised and without the control
+    characters XML cannot hold."""
+    if value is None or value == "":
         return None
     if value is True or value is False:
         return "yes" if value else "no"
     if isinstance(value, str):
-        return neutralise(_ILLEGAL_XLSX.sub("", value))
+        return neutralise(_ILLEGAL_XLSX.sub("", value) if _ILLEGAL_XLSX.search(value) else value)
     if isinstance(value, dt.datetime):
         return _utc(value).replace(tzinfo=None)
     if isinstance(value, int | float | dt.date):
