@@ -1,6 +1,7 @@
-"""What large writes of leads share (``leads.generate`` and ``leads.import_services``): how many
-parameters one statement may carry, a DB-API cursor that skips Django's placeholder rewriting, a
-page cache sized to the load, and the full-text index filled once at the end instead of row by row.
+"""What large reads and writes of leads share (lead generation, imports, bulk jobs, exports): how
+many parameters one statement may carry, a DB-API cursor that skips Django's placeholder rewriting,
+multi-row ``INSERT``s of prepared values (``RawInserter``), a page cache sized to the work, and the
+full-text index filled once at the end instead of row by row.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.http import QueryDict
 from django.utils import timezone
 from django_q.models import Schedule, Task
@@ -379,3 +380,18 @@ def test_schedule_and_template_forms_save_through_the_services(cast, client_for)
         "name": "Daily", "format": "xlsx", "frequency": "daily", "time_of_day": "06:00", "recipients": "not-an-email",
     })  # fmt: skip
     assert response.context["form"].errors == {"recipients": ["“not-an-email” is not a valid email address."]}
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the page cache is SQLite's")
+def test_an_export_reads_with_a_small_page_cache_and_puts_the_configured_one_back(cast, leads):
+    def cache_size():
+        with connection.cursor() as cursor:
+            return cursor.execute("PRAGMA cache_size").fetchone()[0]
+
+    configured = cache_size()
+    queryset = exporting.export_queryset(cast.a.admin, QueryDict(""))
+    batches = exporting.RowReader(exporting.default_columns(cast.a.company)).text_batches(queryset)
+    first = next(batches)
+    during = cache_size()
+    assert (len(first), during, list(batches), cache_size()) == (3, -exporting.READ_CACHE_KIB, [], configured)
+    assert configured != during
