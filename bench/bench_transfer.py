@@ -12,9 +12,11 @@ On a company holding ``size`` generated leads (1,000,000 by default):
   own (``leads.exporting``: the lead list's visibility and filter, cells formatted by the database
   and written in batches), with that process's peak resident memory. Baseline: django-import-export's
   export of the same rows (a sample, scaled, in the harness's process), which builds the whole
-  dataset in memory.
+  dataset in memory; floor: the same rows and columns through the raw ``sqlite3`` cursor, unformatted,
+  into ``csv.writer.writerows``.
 * ``export_xlsx``: ``size / 10`` leads (100,000) to XLSX with the write-only workbook, against
-  django-import-export's XLSX export of the same rows (a sample, scaled).
+  django-import-export's XLSX export of the same rows (a sample, scaled); floor: openpyxl's
+  write-only workbook alone appending the same rows already in memory.
 
 Through the harness: ``python bench/run.py import_csv [--size N] [--json]``. On its own (before
 the integration's migrations exist) ``python bench/bench_transfer.py NAME [--size N] [--json]``
@@ -365,6 +367,63 @@ def _command_export(company, file_format: str) -> dict:
     return measured
 
 
+def _floor_csv(company) -> float:
+    """Rows/s of the least a CSV export of the same rows can cost in Python here: the same leads
+    and columns (the joined names included) read through the raw ``sqlite3`` cursor with no
+    formatting and no neutralisation, written by ``csv.writer.writerows`` into memory."""
+    from django.db import connection
+    from django.http import QueryDict
+
+    from leads import exporting
+
+    if connection.vendor != "sqlite":
+        return 0.0
+    queryset = exporting.export_queryset(_admin(company), QueryDict("sort=-created"))
+    paths = exporting.RowReader(exporting.default_columns(company)).paths
+    sql, params = queryset.values_list(*paths).query.sql_with_params()
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    rows = 0
+    started = time.perf_counter()
+    cursor.execute(sql.replace("%s", "?"), params)
+    while batch := cursor.fetchmany(2000):
+        writer.writerows(batch)
+        rows += len(batch)
+        buffer.seek(0)
+        buffer.truncate()
+    seconds = time.perf_counter() - started
+    cursor.close()
+    log(f"floor: raw cursor + csv.writer, {rows:,} rows in {seconds:.1f} s")
+    return rows / seconds
+
+
+def _floor_xlsx(company, limit: int) -> float:
+    """Rows/s of openpyxl's write-only workbook alone: the same rows, already read and converted
+    (``xlsx_cell``), appended and saved; no database."""
+    import tempfile
+
+    from django.http import QueryDict
+    from openpyxl import Workbook
+
+    from leads import exporting
+
+    queryset = exporting.export_queryset(_admin(company), QueryDict("sort=-created"))[:limit]
+    reader = exporting.RowReader(exporting.default_columns(company))
+    rows = [[exporting.xlsx_cell(value) for value in row] for row in reader.rows(queryset)]
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("Leads")
+        for row in rows:
+            sheet.append(row)
+        workbook.save(os.path.join(folder, "floor.xlsx"))
+        seconds = time.perf_counter() - started
+    log(f"floor: openpyxl write-only, {len(rows):,} rows in {seconds:.1f} s")
+    return len(rows) / seconds
+
+
 def export_csv(company, size: int) -> dict:
     """Every lead to CSV by ``manage.py export_leads`` (rate and the process's peak RSS) vs
     django-import-export's export."""
@@ -373,10 +432,12 @@ def export_csv(company, size: int) -> dict:
     rows, seconds = ours["rows"], ours["seconds"]
     sample = min(rows, BASELINE_EXPORT_SAMPLE)
     baseline, baseline_memory = _baseline_export(company, "csv", sample)
+    floor = _floor_csv(company)
     return {
         "name": "export_csv", "size": size, "ours": round(rows / seconds), "baseline": round(1 / baseline),
         "unit": "rows/s", "rows": rows, "seconds": round(seconds, 1), "peak_rss_mb": round(ours["peak_rss_mb"], 1),
         "baseline_sample": sample, "baseline_peak_rss_mb": baseline_memory.peak_mb,
+        "floor_raw_cursor_csv_writer": round(floor) if floor else None,
     }  # fmt: skip
 
 
@@ -387,10 +448,12 @@ def export_xlsx(company, size: int) -> dict:
     seconds, rows, memory = _ours_export(company, "xlsx", limit)
     sample = min(rows, BASELINE_EXPORT_SAMPLE)
     baseline, baseline_memory = _baseline_export(company, "xlsx", sample)
+    floor = _floor_xlsx(company, limit)
     return {
         "name": "export_xlsx", "size": size, "ours": round(rows / seconds), "baseline": round(1 / baseline),
         "unit": "rows/s", "rows": rows, "seconds": round(seconds, 1), "peak_rss_mb": memory.peak_mb,
         "rss_before_mb": memory.start_mb, "baseline_sample": sample, "baseline_peak_rss_mb": baseline_memory.peak_mb,
+        "floor_openpyxl_write_only": round(floor),
     }  # fmt: skip
 
 
