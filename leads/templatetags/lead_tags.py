@@ -1,0 +1,13 @@
+"""Small pieces of lead markup drawn many times a page: ``{% status_badge status %}``."""
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag
+def status_badge(status) -> str:
+    """The coloured badge of a lead status. A tag rather than an included template: the lead list
+    draws one per row, and an include costs a template render each time."""
+    return format_html('<span class="status-badge" style="--status-color: {}">{}</span>', status.color, status.name)
