@@ -400,9 +400,8 @@ def text_cell(value) -> str:
 
 
 def xlsx_cell(value):
-    """A value as an XLSX cell: empty text is an empty cell (openpyxl writes nothing for it, where
-    an empty string would be a text cell of its own), text neutralised and without the control
-    characters XML cannot hold."""
+    """A value as an XLSX cell: empty text is an empty cell (not a text cell holding nothing),
+    text neutralised and without the control characters XML cannot hold."""
     if value is None or value == "":
         return None
     if value is True or value is False:
