@@ -272,12 +272,21 @@ def rule_edit(request, company_slug, rule_id):
 @tenant_view("rules.manage")
 def rule_delete(request, company_slug, rule_id):
     rule = get_object_or_404(AssignmentRule, company=request.company, pk=rule_id)
+    return _delete_page(
+        request, rule, "assignment rule", "rule_list",
+        delete=lambda: assignment.assignment_rule_delete(actor=request.membership, rule=rule),
+        done=f"Rule '{rule.name}' deleted. Leads it assigned keep their owners.",
+    )  # fmt: skip
+
+
+def _delete_page(request, obj, kind: str, list_name: str, *, delete, done: str):
+    """GET: the confirmation page; POST: delete through the service and go back to the list."""
     if request.method == "POST":
-        assignment.assignment_rule_delete(actor=request.membership, rule=rule)
-        messages.success(request, f"Rule '{rule.name}' deleted. Leads it assigned keep their owners.")
-        return _to(request, "rule_list")
-    return render(request, "leads/assignment/confirm_delete.html", {"object": rule, "kind": "assignment rule",
-                                                                      "back": f"{NS}:rule_list"})  # fmt: skip
+        delete()
+        messages.success(request, done)
+        return _to(request, list_name)
+    return render(request, "leads/assignment/confirm_delete.html", {"object": obj, "kind": kind,
+                                                                      "back": f"{NS}:{list_name}"})  # fmt: skip
 
 
 @require_POST
@@ -339,12 +348,11 @@ def scoring_edit(request, company_slug, scoring_rule_id):
 @tenant_view("rules.manage")
 def scoring_delete(request, company_slug, scoring_rule_id):
     rule = get_object_or_404(ScoringRule, company=request.company, pk=scoring_rule_id)
-    if request.method == "POST":
-        scoring.scoring_rule_delete(actor=request.membership, rule=rule)
-        messages.success(request, f"Scoring rule '{rule.name}' deleted; scores are being recalculated.")
-        return _to(request, "scoring_list")
-    return render(request, "leads/assignment/confirm_delete.html", {"object": rule, "kind": "scoring rule",
-                                                                      "back": f"{NS}:scoring_list"})  # fmt: skip
+    return _delete_page(
+        request, rule, "scoring rule", "scoring_list",
+        delete=lambda: scoring.scoring_rule_delete(actor=request.membership, rule=rule),
+        done=f"Scoring rule '{rule.name}' deleted; scores are being recalculated.",
+    )  # fmt: skip
 
 
 @tenant_view("rules.manage")
