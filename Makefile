@@ -35,11 +35,12 @@ migrate: install ## Apply database migrations (SQLite by default)
 seed: migrate ## Load the demo data (idempotent)
 	$(PY) manage.py seed_demo
 
-demo: seed ## Install, migrate, load demo data and serve on http://127.0.0.1:8000
+demo: seed ## Install, migrate, load demo data, then serve on http://127.0.0.1:8000 with a worker (PORT=8001 to move)
 	@echo ""
 	@echo "  Open http://$(HOST):$(PORT)/ and log in with one of the demo logins above."
+	@echo "  The web server and a background worker run together: Ctrl-C stops both."
 	@echo ""
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) $(BIN)/honcho -f Procfile start -p $(PORT)
 
 run: install ## Serve the app without reseeding
 	$(PY) manage.py runserver $(HOST):$(PORT)
@@ -67,7 +68,7 @@ migrations-check: install ## Fail when models and migrations disagree
 
 check-deploy: install ## Django's deployment checks with production settings
 	DJANGO_SETTINGS_MODULE=crm.settings.production SECRET_KEY=$${SECRET_KEY:-ci-$$(date +%s)-not-secret-but-long-enough-for-the-deploy-check-xyz} \
-		$(PY) manage.py check --deploy --fail-level WARNING
+		SITE_URL=$${SITE_URL:-https://crm.example.com} $(PY) manage.py check --deploy --fail-level WARNING
 
 ci: ## What CI runs (needs PostgreSQL on 127.0.0.1:5432)
 	bash .ci/run

@@ -64,4 +64,6 @@ def browser_context_args(browser_context_args):
 
 
 # Register every app's URL object makers for the isolation walk.
+import accounts.testing.factories  # noqa: E402, F401
 import leads.testing.factories  # noqa: E402, F401
+import nurturing.testing.factories  # noqa: E402, F401

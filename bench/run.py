@@ -268,6 +268,18 @@ def _baseline_lead_create(sample: int) -> float:
     return seconds
 
 
+@benchmark(
+    "nurture_send",
+    default_size=10_000,
+    description="N due sequence steps to a local SMTP sink: send_due vs the guide's per-lead loop",
+)
+def nurture_send(size: int) -> dict:
+    """See ``bench/bench_nurture.py``; it uses its own companies, not the shared data set."""
+    import bench_nurture
+
+    return bench_nurture.nurture_send(size, sys.modules[__name__])
+
+
 # --- output -----------------------------------------------------------------------------------
 
 

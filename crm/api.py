@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
@@ -26,10 +26,13 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from crm.api_errors import TenantAutoSchema, TenantMetadata, json_type_errors, without_blank_values
 from crm.permissions import ALL_PERMISSIONS
 from crm.tenancy import bind_tenant, resolve_membership
 
 UNKNOWN_FIELD = "Unknown field."
+UNKNOWN_PARAMETER = "Unknown query parameter."
+QUERY_METHODS = ("GET", "HEAD")
 
 
 def validation_error_detail(error: DjangoValidationError) -> dict[str, list[str]]:
@@ -50,6 +53,17 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+class TenantQuerySchema(TenantAutoSchema):
+    """Also documents a view's ``query_serializer`` as the query parameters of its GET."""
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        query = getattr(self.view, "query_serializer", None)
+        if query is not None and self.method in QUERY_METHODS:
+            return [query, *parameters]
+        return parameters
+
+
 class TenantAPIView(APIView):
     """Base of every company-scoped API view.
 
@@ -57,12 +71,22 @@ class TenantAPIView(APIView):
     for the other methods; defaults to ``crm_permission``) and ``method_permissions`` for a method
     that needs its own (``{"DELETE": "leads.delete"}``). Override ``load_objects`` to fetch the
     objects the URL names (raise ``Http404`` when the caller cannot see them).
+
+    A GET accepts only the query parameters it declares — ``query_serializer`` (read them with
+    ``self.query()``; they are documented from it) or ``query_params`` (names the view parses and
+    documents itself), plus pagination for list views and ``format`` — and answers any other
+    parameter with a 400 naming it, rather than silently ignoring a typo or a filter it does not
+    have. Views whose parameters vary (the lead filters) extend ``known_query_params``.
     """
 
     crm_permission: str = ""
     write_permission: str = ""
     method_permissions: Mapping[str, str] = {}
+    query_serializer: type[serializers.Serializer] | None = None
+    query_params: tuple[str, ...] = ()
     parser_classes = [JSONParser]
+    metadata_class = TenantMetadata
+    schema = TenantQuerySchema()
 
     @classmethod
     def as_view(cls, **initkwargs):
@@ -86,6 +110,9 @@ class TenantAPIView(APIView):
         if self.required_permission(request.method) not in request.permissions:
             raise exceptions.PermissionDenied
         self.load_objects(**kwargs)
+        if request.method in QUERY_METHODS and hasattr(self, request.method.lower()):
+            self.check_query_params()
+        request._request.GET = without_blank_values(request._request.GET)
 
     def required_permission(self, method: str) -> str:
         if method in self.method_permissions:
@@ -98,6 +125,33 @@ class TenantAPIView(APIView):
         """Fetch the objects named by the URL (``Http404`` when not visible); runs after the
         permission check and before the method's handler, so an unsupported method on another
         company's object is a 404 too."""
+
+    def known_query_params(self) -> set[str]:
+        """The query parameters this view's GET understands."""
+        known = {api_settings.URL_FORMAT_OVERRIDE, *self.query_params}
+        if self.query_serializer is not None:
+            known.update(self.query_serializer().fields)
+        return known
+
+    def check_query_params(self) -> None:
+        """A 400 naming every query parameter the view does not know."""
+        known = self.known_query_params()
+        unknown = sorted(set(self.request.query_params) - known)
+        if unknown:
+            message = f"{UNKNOWN_PARAMETER} Use {', '.join(sorted(known))}."
+            raise exceptions.ValidationError(dict.fromkeys(unknown, [message]))
+
+    def query(self) -> dict:
+        """The query parameters validated by ``query_serializer`` (a 400 naming the bad one)."""
+        params = self.request.query_params
+        fields = self.query_serializer().fields
+        data = QueryDict(mutable=True)
+        for name in fields:
+            if name in params:
+                data.setlist(name, params.getlist(name))
+        serializer = self.query_serializer(data=data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
 
     def get_exception_handler(self):
         return exception_handler
@@ -115,6 +169,12 @@ class TenantAPIView(APIView):
 class TenantListAPIView(TenantAPIView, GenericAPIView):
     """A tenant view that pages a queryset (``get_queryset`` must start from a visibility query)."""
 
+    def known_query_params(self) -> set[str]:
+        known = super().known_query_params()
+        if self.paginator is not None:
+            known.update(p["name"] for p in self.paginator.get_schema_operation_parameters(self))
+        return known
+
     def paginated(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(
@@ -130,17 +190,35 @@ class NewestFirstPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request) -> int:
+        """The page size asked for (capped at ``max_page_size``); not a whole number ≥ 1: a 400."""
+        raw = request.query_params.get(self.page_size_query_param, "")
+        if raw == "":
+            return self.page_size
+        if not raw.isdecimal() or int(raw) < 1:
+            message = f"Give a whole number from 1 to {self.max_page_size}."
+            raise exceptions.ValidationError({self.page_size_query_param: [message]})
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
 
 def get_object_or_404(queryset, **lookup):
     """One row of an already visibility-filtered queryset; a malformed id is a 404 too."""
     try:
         return queryset.get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (queryset.model.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404 from None
 
 
 class StrictSerializer(serializers.Serializer):
-    """An input serializer that rejects keys it does not know instead of silently dropping them.
+    """An input serializer that rejects keys it does not know instead of silently dropping them, and
+    JSON values of another type than documented (``json_type_errors``).
 
     ``ignored_keys`` lists keys that clients may send back unchanged (read-only output fields).
     """
@@ -151,6 +229,7 @@ class StrictSerializer(serializers.Serializer):
         unknown = {}
         if isinstance(data, Mapping):
             unknown = {key: [UNKNOWN_FIELD] for key in sorted(set(data) - set(self.fields) - self.ignored_keys)}
+            unknown.update(json_type_errors(self.fields, data))  # and values of the wrong JSON type
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as error:

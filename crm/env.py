@@ -58,6 +58,34 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_url(name: str, default: str | None = None, *, required: bool = False, hint: str = "") -> str | None:
+    """An absolute ``http(s)://host[:port][/path]`` URL without a trailing slash (``None`` when unset
+    and not required). ``hint`` ends the "required" message: what the URL is for."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        if required:
+            raise ConfigError(f"{name} is required but not set{': ' + hint if hint else '.'}")
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an absolute http(s) URL such as https://crm.example.com, got {raw!r}.")
+    return raw.rstrip("/")
+
+
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate as Django REST framework reads it: ``<count>/<second|minute|hour|day>``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in _RATE_PERIODS:
+        raise ConfigError(f"{name} must be a rate such as 100/minute (count/second|minute|hour|day), got {raw!r}.")
+    return raw
+
+
 SQLITE_BUSY_TIMEOUT_S = 20
 
 

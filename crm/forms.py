@@ -1,11 +1,31 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
 from crm.models import Company
+from crm.security import lockout_message, login_username
 
 
-class EmailAuthenticationForm(AuthenticationForm):
+class LockoutMessageMixin:
+    """When django-axes refused the login, say so (and for how long) instead of "wrong password"."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            if getattr(self.request, "axes_locked_out", False):
+                username = login_username(self.request, {"username": self.cleaned_data.get("username")})
+                raise ValidationError(lockout_message(self.request, username), code="locked_out") from None
+            raise
+
+
+class EmailAuthenticationForm(LockoutMessageMixin, AuthenticationForm):
     username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+
+
+class AdminEmailAuthenticationForm(LockoutMessageMixin, AdminAuthenticationForm):
+    """The admin's login form with the same lockout message as the app's."""
 
 
 class CompanySettingsForm(forms.ModelForm):

@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+
+from crm.history import RequestMetaFields, TrackedHistory
 
 
 class Company(models.Model):
@@ -20,7 +21,7 @@ class Company(models.Model):
         max_length=2, default="US", help_text="ISO 3166 alpha-2 code used for new leads and phone numbers."
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = TrackedHistory()
 
     class Meta:
         ordering = ["name"]
@@ -104,7 +105,7 @@ class Membership(models.Model):
     is_available = models.BooleanField(default=True, help_text="Off while on leave: receives no new leads.")
     is_active = models.BooleanField(default=True, help_text="Off when the person leaves the company.")
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = TrackedHistory()
 
     class Meta:
         ordering = ["company", "user__email"]
@@ -150,7 +151,16 @@ class ActivityKind(models.TextChoices):
     SYSTEM = "system", "System event"
 
 
-class Activity(models.Model):
+class ActivityOutcome(models.TextChoices):
+    """The data-flow guide's outcomes (8.1)."""
+
+    POSITIVE = "positive", "Positive"
+    NEGATIVE = "negative", "Negative"
+    NEUTRAL = "neutral", "Neutral"
+    FOLLOW_UP_REQUIRED = "follow_up_required", "Follow-up required"
+
+
+class Activity(RequestMetaFields):
     """One entry on a record's timeline: an interaction (call, email, …) or a system event."""
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="activities")
@@ -160,7 +170,7 @@ class Activity(models.Model):
     event = models.CharField(max_length=80, blank=True, help_text="Dotted action name for system events.")
     subject = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
-    outcome = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=100, blank=True, choices=ActivityOutcome.choices)
     owner = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     occurred_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)

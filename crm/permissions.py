@@ -21,7 +21,15 @@ SDR_PERMISSIONS = frozenset(
         "leads.claim",
         "leads.delete",
         "leads.bulk",
+        "leads.qualify",
+        "leads.convert",
         "activity.view",
+        "accounts.view",
+        "accounts.add",
+        "accounts.change",
+        "pipeline.view",
+        "nurturing.view",
+        "nurturing.enrol",
     }
 )
 MANAGER_PERMISSIONS = SDR_PERMISSIONS | {
@@ -31,12 +39,18 @@ MANAGER_PERMISSIONS = SDR_PERMISSIONS | {
     "leads.import",
     "leads.export",
     "stats.view",
+    "leads.convert_override",
+    "accounts.delete",
+    "accounts.export",
+    "nurturing.manage",
 }
 ADMIN_PERMISSIONS = MANAGER_PERMISSIONS | {
     "company.manage",
     "statuses.manage",
     "fields.manage",
     "rules.manage",
+    "stages.manage",
+    "qualification.manage",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -3,7 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from crm import views
-from crm.forms import EmailAuthenticationForm
+from crm.forms import AdminEmailAuthenticationForm, EmailAuthenticationForm
+
+# The admin's login shows the same lockout message as the app's (django-axes guards both).
+admin.site.login_form = AdminEmailAuthenticationForm
 
 tenant_patterns = (
     [
@@ -24,10 +27,22 @@ urlpatterns = [
         auth_views.LoginView.as_view(authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True),
         name="login",
     ),
+    path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("c/<slug:company_slug>/", include(tenant_patterns)),
     path("c/<slug:company_slug>/leads/", include("leads.urls")),
+    path("c/<slug:company_slug>/accounts/", include("accounts.urls")),
+    path("c/<slug:company_slug>/nurturing/", include("nurturing.urls")),
     path("api/", include("crm.api_urls")),
     path("api/companies/<int:company_id>/", include("leads.api_urls")),
+    path("api/companies/<int:company_id>/", include("accounts.api_urls")),
+    path("api/companies/<int:company_id>/", include("nurturing.api_urls")),
+    path("n/", include("nurturing.public_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# JSON error answers under /api/, the usual pages elsewhere.
+handler400 = "crm.api_errors.bad_request"
+handler404 = "crm.api_errors.not_found"
+handler500 = "crm.api_errors.server_error"

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
@@ -10,6 +12,8 @@ from crm import services
 from crm.forms import CompanySettingsForm
 from crm.permissions import tenant_view
 from crm.queries import active_memberships_of, memberships_visible_to
+from crm.security import lift_login_lock, password_reset_message, password_reset_wait
+from crm.worker import worker_status
 
 
 def home(request):
@@ -63,7 +67,7 @@ def healthz(request):
             cursor.fetchone()
     except DatabaseError:
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    return JsonResponse({"status": "ok", "database": "ok", "worker": worker_status().as_dict()})
 
 
 @tenant_view("dashboard.view")
@@ -78,3 +82,31 @@ def notifications_mark_read(request, company_slug):
     count = services.notifications_mark_read(recipient=request.membership)
     messages.success(request, f"{count} notification{'s' if count != 1 else ''} marked as read.")
     return redirect("crm:notifications", company_slug=company_slug)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request, limited per address and per email (``PASSWORD_RESET_RATE``), with
+    the link in the email built on ``SITE_URL`` rather than on the request's Host header."""
+
+    @property
+    def extra_email_context(self):
+        return {"site_url": settings.SITE_URL.rstrip("/")}
+
+    def form_valid(self, form):
+        wait = password_reset_wait(self.request, form.cleaned_data["email"])
+        if wait is not None:
+            form.add_error("email", password_reset_message(wait))
+            response = self.form_invalid(form)
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+            return response
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Choosing a new password through the emailed link also lifts a login lockout on that email."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        lift_login_lock(form.user.email)
+        return response

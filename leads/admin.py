@@ -17,28 +17,14 @@ from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from crm.admin import CompanyScopedAdmin
-from crm.models import Company, Membership, Role
-from crm.permissions import permissions_for
+from crm.admin import NOBODY, CompanyScopedAdmin
+from crm.models import Role
+from crm.queries import memberships_visible_to
 from leads import services, settings_services
 from leads.admin_transfer import LeadImportExportMixin
 from leads.forms_settings import add_service_errors
 from leads.models import Campaign, CustomField, Lead, LeadComment, LeadStatus, StatusTransition
 from leads.queries import leads_visible_to
-
-
-def _membership(request, company_id: int) -> Membership | None:
-    """The staff user's membership in ``company_id``; None for an ops superuser who has none."""
-    return Membership.objects.filter(user=request.user, company_id=company_id, is_active=True).first()
-
-
-def visible_leads(request):
-    """The leads a staff user sees: ``leads_visible_to`` each of their admin/manager memberships, OR-ed."""
-    if not hasattr(request, "_admin_visible_leads"):
-        memberships = Membership.objects.filter(user=request.user, is_active=True, role__in=[Role.ADMIN, Role.MANAGER])
-        visible = [leads_visible_to(membership) for membership in memberships]
-        request._admin_visible_leads = reduce(operator.or_, visible) if visible else Lead.objects.none()
-    return request._admin_visible_leads
 
 
 class ServiceForm(forms.ModelForm):
@@ -84,36 +70,18 @@ class ServiceAdmin(CompanyScopedAdmin):
 
 
 class ConfigAdmin(ServiceAdmin):
-    """Workflow configuration: managers may look, only roles with ``manage_permission`` change it."""
+    """Lead configuration: everyone who works leads may look, the roles that manage it in the app
+    change it."""
 
-    manage_permission = "statuses.manage"
-
-    def _manage_companies(self, request):
-        roles = [role for role in Role.values if self.manage_permission in permissions_for(role)]
-        return Company.objects.filter(
-            memberships__user=request.user, memberships__is_active=True, memberships__role__in=roles
-        ).distinct()
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_view_permission(request, obj) and self._in_scope(request, obj, self._manage_companies(request))
-
-    def has_add_permission(self, request):
-        return self.has_module_permission(request) and self._in_scope(request, None, self._manage_companies(request))
-
-    has_delete_permission = has_change_permission
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "company" and not request.user.is_superuser:
-            field.queryset = self._manage_companies(request)
-        return field
+    app_permissions = {"view": "leads.view", "add": "statuses.manage", "change": "statuses.manage",
+                       "delete": "statuses.manage"}  # fmt: skip
 
     def _save(self, request, form, *, create, update, instance_kw: str):
         data = {name: value for name, value in form.cleaned_data.items() if name != "company"}
         if form.instance.pk is None:
             company = form.cleaned_data["company"]
-            return create(company=company, actor=_membership(request, company.pk), data=data)
-        actor = _membership(request, form.instance.company_id)
+            return create(company=company, actor=self.membership_in(request, company.pk), data=data)
+        actor = self.membership_in(request, form.instance.company_id)
         return update(actor=actor, data=data, **{instance_kw: form.instance})
 
 
@@ -152,7 +120,7 @@ class LeadStatusAdmin(ConfigAdmin):
     def _each(self, request, queryset, action, done: str):
         for status in queryset:
             try:
-                action(actor=_membership(request, status.company_id), status=status)
+                action(actor=self.membership_in(request, status.company_id), status=status)
             except ValidationError as error:
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
             else:
@@ -178,7 +146,7 @@ class LeadStatusAdmin(ConfigAdmin):
         return super().delete_view(request, object_id, extra_context)
 
     def delete_model(self, request, obj):
-        settings_services.status_delete(actor=_membership(request, obj.company_id), status=obj)
+        settings_services.status_delete(actor=self.membership_in(request, obj.company_id), status=obj)
 
 
 class TransitionAdminForm(ServiceForm):
@@ -208,7 +176,7 @@ class StatusTransitionAdmin(ConfigAdmin):
         )
 
     def delete_model(self, request, obj):
-        settings_services.transition_delete(actor=_membership(request, obj.company_id), transition=obj)
+        settings_services.transition_delete(actor=self.membership_in(request, obj.company_id), transition=obj)
 
     def delete_queryset(self, request, queryset):
         for transition in queryset:
@@ -217,7 +185,8 @@ class StatusTransitionAdmin(ConfigAdmin):
 
 @admin.register(Campaign)
 class CampaignAdmin(ConfigAdmin):
-    manage_permission = "company.manage"
+    # leads keep their attribution: a campaign is deactivated, never deleted
+    app_permissions = {"view": "leads.view", "add": "company.manage", "change": "company.manage", "delete": NOBODY}
     list_display = ["name", "company", "source", "medium", "starts_on", "ends_on", "is_active"]
     list_filter = ["is_active", "medium"]
     search_fields = ["name", "source"]
@@ -233,9 +202,6 @@ class CampaignAdmin(ConfigAdmin):
             instance_kw="campaign",
         )
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # leads keep their attribution: deactivate a campaign instead
-
 
 class CustomFieldAdminForm(ServiceForm):
     def clean_choices(self):
@@ -250,7 +216,8 @@ class CustomFieldAdminForm(ServiceForm):
 @admin.register(CustomField)
 class CustomFieldAdmin(ConfigAdmin):
     form = CustomFieldAdminForm
-    manage_permission = "fields.manage"
+    # leads keep their values: a field is deactivated, never deleted
+    app_permissions = {"view": "leads.view", "add": "fields.manage", "change": "fields.manage", "delete": NOBODY}
     list_display = ["label", "key", "company", "field_type", "required", "order", "is_active"]
     list_filter = ["field_type", "required", "is_active"]
     search_fields = ["label", "key"]
@@ -268,9 +235,6 @@ class CustomFieldAdmin(ConfigAdmin):
             update=settings_services.custom_field_update,
             instance_kw="field",
         )
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # leads keep their values: deactivate a field instead
 
 
 # --- leads ---------------------------------------------------------------------------------------
@@ -329,6 +293,8 @@ def _service_errors(error: ValidationError) -> ValidationError:
 
 @admin.register(Lead)
 class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
+    # leads are soft-deleted through the "Move to trash" action, never deleted here
+    app_permissions = {"view": "leads.view", "add": "leads.add", "change": "leads.change", "delete": NOBODY}
     form = LeadAdminForm
     list_display = ["name", "email", "company_name", "status", "owner_name", "score", "created_at"]
     list_filter = [("status", admin.RelatedOnlyFieldListFilter), "stage", "priority"]
@@ -355,23 +321,18 @@ class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["company", *LEAD_COMPUTED] if obj is not None else []
 
-    # Row-level security: the changelist, change form and history show only the leads the staff
-    # member could see in the app (a manager: their team's and the unassigned pool).
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset & visible_leads(request)
+    def visible_to(self, membership):
+        return leads_visible_to(membership)
 
-    def has_view_permission(self, request, obj=None):
-        if not super().has_view_permission(request, obj):
-            return False
-        return obj is None or request.user.is_superuser or visible_leads(request).filter(pk=obj.pk).exists()
-
-    has_change_permission = has_view_permission
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # leads are soft-deleted through the "Move to trash" action
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """Owners: the members the staff user assigns to in the app (a manager: their team)."""
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "owner" and not request.user.is_superuser:
+            teams = [memberships_visible_to(m).values("pk") for m in self.memberships_holding(request, "leads.assign")]
+            field.queryset = (
+                field.queryset.filter(pk__in=reduce(operator.or_, teams)) if teams else field.queryset.none()
+            )
+        return field
 
     def save_through_service(self, request, form):
         try:
@@ -390,14 +351,14 @@ class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
             company = cleaned["company"]
             data = {name: value for name, value in values.items() if value not in (None, "")}
             data["status_note"] = note
-            return services.lead_create(company=company, actor=_membership(request, company.pk), data=data)
+            return services.lead_create(company=company, actor=self.membership_in(request, company.pk), data=data)
         lead = Lead.objects.get(pk=form.instance.pk)  # the form has already written onto its instance
         data = {name: value for name, value in values.items() if not self._same(lead, name, value)}
         if not data:
             return lead
         if "status" in data:
             data["status_note"] = note
-        actor = _membership(request, lead.company_id)
+        actor = self.membership_in(request, lead.company_id)
         if actor is None:
             raise ValidationError(f"Only a member of {lead.company} can change its leads.")
         return services.lead_update(actor=actor, lead=lead, data=data)
@@ -413,7 +374,7 @@ class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
     def move_to_trash(self, request, queryset):
         moved = 0
         for lead in queryset:
-            actor = _membership(request, lead.company_id)
+            actor = self.membership_in(request, lead.company_id)
             if actor is None:
                 self.message_user(request, f"Only a member of {lead.company} can delete its leads.", messages.ERROR)
                 continue
@@ -430,27 +391,11 @@ class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
 class LeadCommentAdmin(CompanyScopedAdmin):
     """Read-only: comments are written, edited and deleted by their authors in the app."""
 
+    app_permissions = {"view": "leads.view", "add": NOBODY, "change": NOBODY, "delete": NOBODY}
     list_display = ["__str__", "lead", "author", "created_at", "edited_at", "is_deleted"]
     list_filter = ["is_deleted"]
     search_fields = ["body", "lead__email", "lead__last_name"]
     list_select_related = ["lead", "author__user", "author__company"]
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(lead__in=visible_leads(request).values("pk"))
-
-    def has_view_permission(self, request, obj=None):
-        if not super().has_view_permission(request, obj):
-            return False
-        return obj is None or request.user.is_superuser or visible_leads(request).filter(pk=obj.lead_id).exists()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def visible_to(self, membership):
+        return LeadComment.objects.filter(lead__in=leads_visible_to(membership).values("pk"))

@@ -15,20 +15,24 @@ templates and scheduled exports).
 
 from __future__ import annotations
 
+import os
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from import_export import fields, resources
 from import_export.admin import ImportExportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.results import Error, Result, RowResult
 
-from crm.admin import CompanyScopedAdmin
-from crm.models import Company, Membership, Role
-from crm.queries import companies_administered_by
+from crm.admin import NOBODY, CompanyScopedAdmin
+from crm.models import Company, Membership
+from crm.queries import sees_whole_company, team_member_ids
 from leads import import_services as imports
-from leads.exporting import neutralise
+from leads.exporting import export_runs_visible_to, neutralise, scheduled_exports_visible_to
 from leads.models import DuplicatePolicy, ExportRun, ExportTemplate, ImportJob, ImportStatus, Lead, ScheduledExport
 
 # (model field or ORM path, header) — the headers the import recognises, so an admin export
@@ -53,8 +57,10 @@ class LeadResource(resources.ModelResource):
     """Leads for django-import-export. Import: through ``leads.import_services`` (see the module
     docstring); ``company``, ``actor`` and ``on_duplicate`` come from the admin's import form."""
 
-    def __init__(self, company: Company | None = None, actor: Membership | None = None, on_duplicate: str = "skip"):
-        super().__init__()
+    def __init__(
+        self, company: Company | None = None, actor: Membership | None = None, on_duplicate: str = "skip", **kwargs
+    ):
+        super().__init__(**kwargs)  # the admin passes its own keywords (export_form, encoding, …) through
         self.company, self.actor, self.on_duplicate = company, actor, on_duplicate
         self.last_job = None
 
@@ -113,8 +119,10 @@ class LeadResource(resources.ModelResource):
         result.total_rows = job.total_rows
 
 
-def _companies(request):
-    return companies_administered_by(request.user)
+UPLOADS = "leads.admin_imports"  # session key: the uploads this session may confirm
+KEPT_UPLOADS = 10
+NOT_YOUR_UPLOAD = "This import cannot be confirmed: the file was not uploaded by you for this company. Upload it again."
+BAD_CONFIRMATION = "This import cannot be confirmed: the confirmation is incomplete ({fields}). Upload the file again."
 
 
 class LeadImportForm(ImportForm):
@@ -139,75 +147,124 @@ class LeadImportExportMixin(ImportExportMixin):
     confirm_form_class = LeadConfirmImportForm
     skip_admin_log = True  # the ImportJob and the leads' history rows are the record
 
+    def _import_companies(self, request):
+        if request.user.is_superuser:
+            return Company.objects.all()
+        return Company.objects.filter(pk__in=[m.company_id for m in self.memberships_holding(request, "leads.import")])
+
     def get_import_form_kwargs(self, request):
-        return {**super().get_import_form_kwargs(request), "companies": _companies(request)}
+        return {**super().get_import_form_kwargs(request), "companies": self._import_companies(request)}
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is not None:
-            initial["company"] = import_form.cleaned_data["company"].pk
+            company = import_form.cleaned_data["company"]
+            initial["company"] = company.pk
             initial["on_duplicate"] = import_form.cleaned_data["on_duplicate"]
+            self._remember_upload(request, initial["import_file_name"], company.pk)
         return initial
 
     def get_import_resource_kwargs(self, request, **kwargs):
         form = kwargs.get("form")
         data = getattr(form, "cleaned_data", {}) or {}
         company = data.get("company")
-        if company is not None and not _companies(request).filter(pk=company.pk).exists():
+        if company is not None and not self._import_companies(request).filter(pk=company.pk).exists():
             company = None
-        actor = None
-        if company is not None:
-            actor = Membership.objects.filter(
-                user=request.user, company=company, is_active=True, role__in=[Role.ADMIN, Role.MANAGER]
-            ).first()
+        actor = self.membership_in(request, company.pk) if company is not None else None
         return {"company": company, "actor": actor, "on_duplicate": data.get("on_duplicate", "skip")}
 
+    # The confirmation names the temporary file of the dry run. The client sends that name back,
+    # so it is only accepted when this session uploaded it, as this user, for that company.
+    @staticmethod
+    def _upload_key(name: str) -> str:
+        return os.path.basename(name)
+
+    def _remember_upload(self, request, name: str, company_id: int) -> None:
+        uploads = request.session.get(UPLOADS, {})
+        uploads[self._upload_key(name)] = [request.user.pk, company_id]
+        request.session[UPLOADS] = dict(list(uploads.items())[-KEPT_UPLOADS:])
+
+    def _confirmed_upload(self, request) -> tuple[str | None, str]:
+        """The temporary file's name the confirmation may use, or None and why not."""
+        form = self.create_confirm_form(request)
+        if not form.is_valid():
+            return None, BAD_CONFIRMATION.format(fields=", ".join(sorted(form.errors)))
+        name = self._upload_key(form.cleaned_data["import_file_name"])
+        company = form.cleaned_data["company"]
+        if request.session.get(UPLOADS, {}).get(name) != [request.user.pk, company.pk]:
+            return None, NOT_YOUR_UPLOAD
+        return name, ""
+
+    def process_import(self, request, **kwargs):
+        if request.method != "POST" or not self.has_import_permission(request):
+            return super().process_import(request, **kwargs)  # 405 / 403
+        name, problem = self._confirmed_upload(request)
+        if name is None:
+            self.message_user(request, problem, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:leads_lead_import"))
+        uploads = request.session[UPLOADS]
+        del uploads[name]  # one confirmation per upload
+        request.session[UPLOADS] = uploads
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:
+            self.message_user(request, "The uploaded file has expired. Upload it again.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:leads_lead_import"))
+
     def has_import_permission(self, request):
-        return request.user.is_superuser or _companies(request).exists()
+        return request.user.is_superuser or bool(self.memberships_holding(request, "leads.import"))
 
     def has_export_permission(self, request):
-        return self.has_view_permission(request)
+        return request.user.is_superuser or bool(self.memberships_holding(request, "leads.export"))
 
 
 # --- the area's own records, read-only in the admin (they are written by the import and export
 # services; a scheduled export is edited on the exports page, where its schedule row is kept in step)
 
 
-class _ReadOnlyAdmin(CompanyScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ImportJob)
-class ImportJobAdmin(_ReadOnlyAdmin):
+class ImportJobAdmin(CompanyScopedAdmin):
+    """Import jobs hold the file's data: admins see all of the company's, managers their team's."""
+
+    app_permissions = {"view": "leads.import", "add": NOBODY, "change": NOBODY, "delete": NOBODY}
     list_display = ["id", "file_name", "company", "created_by", "status", "total_rows", "created_count",
                     "updated_count", "skipped_count", "invalid_count", "created_at"]  # fmt: skip
     list_filter = ["status", "file_format"]
     list_select_related = ["company", "created_by__user"]
     search_fields = ["file_name"]
 
+    def visible_to(self, membership):
+        jobs = ImportJob.objects.filter(company_id=membership.company_id)
+        return jobs if sees_whole_company(membership) else jobs.filter(created_by_id__in=team_member_ids(membership))
+
+
+EXPORTS_READ_ONLY = {"view": "leads.export", "add": NOBODY, "change": NOBODY, "delete": NOBODY}
+
 
 @admin.register(ExportRun)
-class ExportRunAdmin(_ReadOnlyAdmin):
+class ExportRunAdmin(CompanyScopedAdmin):
+    app_permissions = EXPORTS_READ_ONLY
     list_display = ["id", "company", "created_by", "scheduled_export", "format", "status", "row_count", "created_at"]
     list_filter = ["status", "format"]
     list_select_related = ["company", "created_by__user", "scheduled_export"]
 
+    def visible_to(self, membership):
+        return export_runs_visible_to(membership)
+
 
 @admin.register(ExportTemplate)
-class ExportTemplateAdmin(_ReadOnlyAdmin):
+class ExportTemplateAdmin(CompanyScopedAdmin):
+    app_permissions = EXPORTS_READ_ONLY
     list_display = ["name", "company", "created_by", "updated_at"]
     list_select_related = ["company", "created_by__user"]
 
 
 @admin.register(ScheduledExport)
-class ScheduledExportAdmin(_ReadOnlyAdmin):
+class ScheduledExportAdmin(CompanyScopedAdmin):
+    app_permissions = EXPORTS_READ_ONLY
     list_display = ["name", "company", "owner", "format", "frequency", "is_active", "last_run_at"]
     list_filter = ["frequency", "format", "is_active"]
     list_select_related = ["company", "owner__user"]
+
+    def visible_to(self, membership):
+        return scheduled_exports_visible_to(membership)

@@ -15,12 +15,24 @@ from rest_framework.response import Response
 
 from crm.api import CompanyObjectField, NewestFirstPagination, StrictSerializer, TenantAPIView, TenantListAPIView
 from crm.api import get_object_or_404 as visible_or_404
-from crm.models import Activity, Membership
+from crm.api_errors import IdField
+from crm.models import Activity, ActivityKind, Membership
+from crm.sanitize import sanitize_html
 from leads import services
+from leads.api_query import (
+    DateRangeQuerySerializer,
+    LeadPagination,
+    in_range,
+    known_lead_params,
+    lead_list_parameters,
+    lead_list_params,
+    parse_sort,
+    range_bounds,
+)
 from leads.filters import filter_leads
-from leads.models import Campaign, Lead, LeadComment, LeadStatus, StatusTransition
+from leads.models import AuthorityLevel, Campaign, Lead, LeadComment, LeadStatus
 from leads.profiles import lead_create_from_profile
-from leads.queries import leads_visible_to, statuses_of
+from leads.queries import leads_visible_to
 
 TAGS = ["leads"]
 SETUP_TAGS = ["lead settings"]
@@ -59,7 +71,14 @@ LEAD_FIELDS = (
 )  # fmt: skip
 
 
+@extend_schema_field({"type": "string", "anyOf": [{"format": "uri"}, {"maxLength": 0}]})
+class BlankableURLField(serializers.CharField):
+    """A URL, or "" when there is none."""
+
+
 class LeadSerializer(serializers.ModelSerializer):
+    profile_url = BlankableURLField(read_only=True)
+    authority_level = serializers.ChoiceField(choices=AuthorityLevel.choices, allow_blank=True, read_only=True)
     campaign_name = serializers.CharField(source="campaign.name", read_only=True)
     status_name = serializers.CharField(source="status.name", read_only=True)
     owner_name = serializers.SerializerMethodField()
@@ -153,19 +172,27 @@ class LeadObjectMixin:
 class LeadListView(TenantListAPIView):
     crm_permission = "leads.view"
     write_permission = "leads.add"
-    pagination_class = NewestFirstPagination
+    pagination_class = LeadPagination
+
+    def known_query_params(self) -> set[str]:
+        return super().known_query_params() | known_lead_params(self.request.query_params, self.request.membership)
 
     def get_queryset(self):
-        """The caller's visible leads through the shared LeadFilterSet (bad filters: 400, never wider)."""
+        """The caller's visible leads through the shared LeadFilterSet (bad filters: 400, never wider)
+        in the list's sort (read by the pagination)."""
         membership = self.request.membership
-        leads, _ = filter_leads(leads_visible_to(membership), self.request.query_params or None, membership=membership)
+        params, sort_spec = lead_list_params(self.request.query_params, membership)
+        self.sort = parse_sort(sort_spec)
+        leads, _ = filter_leads(leads_visible_to(membership), params or None, membership=membership)
         return _with_related(leads)
 
     @extend_schema(
         tags=TAGS,
         summary="List the leads you can see",
         description="Filters: the same parameters as the lead list page (status, owner=me|unassigned|<id>, "
-        "campaign, q, score_min, created_after, …). Cursor pagination: follow `next`.",
+        "campaign, q, score_min, created_after, …, and `cf_<key>` for the company's custom fields); sorting "
+        "by several keys; keyset pages: follow `next`. A parameter the list does not know is a 400 naming it.",
+        parameters=lead_list_parameters(),
         responses=LeadSerializer(many=True),
     )
     def get(self, request, company_id):
@@ -279,7 +306,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
 class CommentInputSerializer(StrictSerializer):
     body = serializers.CharField(allow_blank=True, help_text="Rich text; unsafe HTML is removed.")
-    parent = serializers.IntegerField(required=False, allow_null=True, help_text="The comment this one replies to.")
+    parent = IdField(required=False, allow_null=True, help_text="The comment this one replies to.")
 
 
 class CommentEditSerializer(StrictSerializer):
@@ -318,12 +345,16 @@ class LeadCommentListView(LeadObjectMixin, TenantListAPIView):
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
-class LeadCommentDetailView(LeadObjectMixin, TenantAPIView):
-    crm_permission = "leads.comment"
+class CommentObjectMixin(LeadObjectMixin):
+    """Loads ``self.lead`` and ``self.comment``, one of its comments (404 otherwise)."""
 
     def load_objects(self, *, comment_id, **kwargs):
         super().load_objects(**kwargs)
         self.comment = visible_or_404(self.lead.comments.select_related("author__user"), pk=comment_id)
+
+
+class LeadCommentDetailView(CommentObjectMixin, TenantAPIView):
+    crm_permission = "leads.comment"
 
     @extend_schema(tags=TAGS, summary="Edit your comment", request=CommentEditSerializer, responses=CommentSerializer)
     def patch(self, request, company_id, lead_id, comment_id):
@@ -335,6 +366,48 @@ class LeadCommentDetailView(LeadObjectMixin, TenantAPIView):
     def delete(self, request, company_id, lead_id, comment_id):
         services.comment_delete(actor=request.membership, comment=self.comment)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+class CommentVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    date = serializers.DateTimeField()
+    user = serializers.EmailField(allow_null=True, help_text="Who wrote this version.")
+    change_reason = serializers.CharField(allow_null=True)
+    type = serializers.ChoiceField(choices=sorted(HISTORY_TYPES.values()))
+    body = serializers.CharField(
+        allow_blank=True, help_text="Sanitised HTML as the comment read after this change; empty once it is deleted."
+    )
+
+
+def comment_versions(comment: LeadComment) -> list[dict]:
+    """Every version of a comment, newest first: who wrote it, when and what it said."""
+    records = comment.history.select_related("history_user").order_by("-history_date", "-history_id")
+    return [
+        {
+            "id": record.history_id,
+            "date": record.history_date,
+            "user": record.history_user.email if record.history_user else None,
+            "change_reason": record.history_change_reason,
+            "type": HISTORY_TYPES[record.history_type],
+            "body": "" if comment.is_deleted else sanitize_html(record.body),
+        }
+        for record in records
+    ]
+
+
+class LeadCommentHistoryView(CommentObjectMixin, TenantAPIView):
+    crm_permission = "leads.view"
+
+    @extend_schema(
+        tags=TAGS,
+        summary="A comment's versions, newest first: its earlier bodies, who wrote them and when",
+        responses=CommentVersionSerializer(many=True),
+    )
+    def get(self, request, company_id, lead_id, comment_id):
+        return Response(CommentVersionSerializer(comment_versions(self.comment), many=True).data)
 
 
 # --- activities --------------------------------------------------------------------------------
@@ -362,6 +435,14 @@ class ActivityInputSerializer(StrictSerializer):
     occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
+class ActivityQuerySerializer(DateRangeQuerySerializer):
+    kind = serializers.MultipleChoiceField(
+        choices=ActivityKind.choices,
+        required=False,
+        help_text="Only these kinds; repeat for several (kind=call&kind=email).",
+    )
+
+
 class LatestActivityFirstPagination(NewestFirstPagination):
     ordering = ("-occurred_at", "-id")
 
@@ -371,8 +452,19 @@ class LeadActivityListView(LeadObjectMixin, TenantListAPIView):
     write_permission = "leads.change"
     pagination_class = LatestActivityFirstPagination
 
+    query_serializer = ActivityQuerySerializer
+
     def get_queryset(self):
-        return self.lead.activities.select_related("owner__user")
+        query = self.query()
+        activities = self.lead.activities.select_related("owner__user")
+        if query.get("kind"):
+            activities = activities.filter(kind__in=query["kind"])
+        start, end = range_bounds(query)
+        if start is not None:
+            activities = activities.filter(occurred_at__gte=start)
+        if end is not None:
+            activities = activities.filter(occurred_at__lt=end)
+        return activities
 
     @extend_schema(tags=TAGS, summary="List a lead's activities, latest first", responses=ActivitySerializer(many=True))
     def get(self, request, company_id, lead_id):
@@ -392,8 +484,6 @@ class LeadActivityListView(LeadObjectMixin, TenantListAPIView):
 
 # --- history -----------------------------------------------------------------------------------
 
-HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
-
 
 class HistoryChangeSerializer(serializers.Serializer):
     field = serializers.CharField()
@@ -407,54 +497,68 @@ class HistoryEntrySerializer(serializers.Serializer):
     user = serializers.EmailField(allow_null=True)
     change_reason = serializers.CharField(allow_null=True)
     type = serializers.ChoiceField(choices=sorted(HISTORY_TYPES.values()))
+    ip_address = serializers.IPAddressField(allow_null=True, help_text="Where the change came from.")
+    user_agent = serializers.CharField(allow_blank=True, help_text="The browser or client that made it.")
     changes = HistoryChangeSerializer(many=True)
 
 
-def lead_history(lead: Lead) -> list[dict]:
-    """The lead's historical rows, newest first, each with the fields it changed (old → new)."""
+HISTORY_FIELDS = [field.name for field in Lead.history.model.tracked_fields if field.name not in ("id", "company")]
+
+
+class HistoryQuerySerializer(DateRangeQuerySerializer):
+    field = serializers.MultipleChoiceField(
+        choices=HISTORY_FIELDS, required=False,
+        help_text="Only the changes of these fields (repeat for several); the creation row is left out.",
+    )  # fmt: skip
+    actor = CompanyObjectField(
+        queryset_for=lambda company: Membership.objects.filter(company=company), name="member", required=False,
+        help_text="Membership id: only the changes this member made.",
+    )  # fmt: skip
+
+
+def lead_history(lead: Lead, *, fields=(), actor: Membership | None = None, bounds=(None, None)) -> list[dict]:
+    """The lead's historical rows, newest first, each with the fields it changed (old → new) and
+    where the change came from; optionally only the changes of ``fields``, by ``actor``, within
+    ``bounds`` (as the lead page's timeline and the activity feed filter)."""
     records = list(lead.history.select_related("history_user").order_by("history_date", "history_id"))
     entries, previous = [], None
     for record in records:
         delta = record.diff_against(previous).changes if previous is not None else []
-        entries.append(
-            {
-                "id": record.history_id,
-                "date": record.history_date,
-                "user": record.history_user.email if record.history_user else None,
-                "change_reason": record.history_change_reason,
-                "type": HISTORY_TYPES[record.history_type],
-                "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in delta],
-            }
-        )
+        changes = [{"field": c.field, "old": c.old, "new": c.new} for c in delta if not fields or c.field in fields]
+        by_actor = actor is None or record.history_user_id == actor.user_id
+        if by_actor and in_range(record.history_date, bounds) and (changes or not fields):
+            entries.append(
+                {
+                    "id": record.history_id,
+                    "date": record.history_date,
+                    "user": record.history_user.email if record.history_user else None,
+                    "change_reason": record.history_change_reason,
+                    "type": HISTORY_TYPES[record.history_type],
+                    "ip_address": record.ip_address,
+                    "user_agent": record.user_agent,
+                    "changes": changes,
+                }
+            )
         previous = record
     return entries[::-1]
 
 
 class LeadHistoryView(LeadObjectMixin, TenantAPIView):
     crm_permission = "leads.view"
+    query_serializer = HistoryQuerySerializer
 
     @extend_schema(
         tags=TAGS, summary="A lead's change history, newest first", responses=HistoryEntrySerializer(many=True)
     )
     def get(self, request, company_id, lead_id):
-        return Response(HistoryEntrySerializer(lead_history(self.lead), many=True).data)
+        query = self.query()
+        entries = lead_history(
+            self.lead, fields=query.get("field", ()), actor=query.get("actor"), bounds=range_bounds(query)
+        )
+        return Response(HistoryEntrySerializer(entries, many=True).data)
 
 
-# --- statuses, transitions, campaigns ------------------------------------------------------------
-
-
-class StatusSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = LeadStatus
-        fields = ("id", "key", "name", "description", "order", "color", "category", "is_initial", "is_terminal")
-        read_only_fields = fields
-
-
-class TransitionRuleSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = StatusTransition
-        fields = ("id", "from_status", "to_status", "allowed_roles", "note_required")
-        read_only_fields = fields
+# --- campaigns (statuses and transitions: leads.api_config) ------------------------------------------------------------
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -462,27 +566,6 @@ class CampaignSerializer(serializers.ModelSerializer):
         model = Campaign
         fields = ("id", "name", "source", "medium", "starts_on", "ends_on", "is_active")
         read_only_fields = fields
-
-
-class StatusListView(TenantAPIView):
-    crm_permission = "leads.view"
-
-    @extend_schema(tags=SETUP_TAGS, summary="The company's active lead statuses", responses=StatusSerializer(many=True))
-    def get(self, request, company_id):
-        return Response(StatusSerializer(statuses_of(request.company.pk), many=True).data)
-
-
-class TransitionListView(TenantAPIView):
-    crm_permission = "leads.view"
-
-    @extend_schema(
-        tags=SETUP_TAGS,
-        summary="The allowed status moves (empty allowed_roles: every role)",
-        responses=TransitionRuleSerializer(many=True),
-    )
-    def get(self, request, company_id):
-        transitions = StatusTransition.objects.filter(company=request.company)
-        return Response(TransitionRuleSerializer(transitions, many=True).data)
 
 
 class CampaignListView(TenantAPIView):

@@ -158,6 +158,7 @@ class LeadEngagementView(LeadObjectMixin, TenantAPIView):
 
 class QueueView(TenantAPIView):
     crm_permission = "leads.view"
+    query_params = ("member",)
 
     @extend_schema(
         tags=TAGS, summary="My queue: open leads, most urgent first",
@@ -190,13 +191,14 @@ class PoolResultSerializer(serializers.Serializer):
 
 class PoolPreviewView(TenantAPIView):
     crm_permission = "leads.assign"
+    query_params = ("count",)
 
     @extend_schema(tags=TAGS, summary="Dry run: where the next N pool leads would go",
                    parameters=[OpenApiParameter("count", int, description="1 to 200; default 10.")],
                    responses=PoolResultSerializer)  # fmt: skip
     def get(self, request, company_id):
         count = request.query_params.get("count", "10")
-        if not count.isdigit() or not 1 <= int(count) <= 200:
+        if not count.isdecimal() or not 1 <= int(count) <= 200:
             raise APIValidationError({"count": ["Give a whole number from 1 to 200."]})
         result = assignment.pool_assign(company=request.company, actor=None, dry_run=True, limit=int(count))
         return Response(PoolResultSerializer(result).data)
@@ -413,6 +415,7 @@ class StatsQuerySerializer(StrictSerializer):
 
 class AssignmentStatsView(TenantAPIView):
     crm_permission = "stats.view"
+    query_params = ("since", "until")
 
     @extend_schema(tags=TAGS, summary="Assignment stats of your team (admins: the company)",
                    parameters=[StatsQuerySerializer], responses=StatsSerializer)  # fmt: skip
@@ -420,9 +423,12 @@ class AssignmentStatsView(TenantAPIView):
         query = StatsQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         until_day = query.validated_data.get("until") or timezone.localdate()
-        since_day = query.validated_data.get("since") or until_day - dt.timedelta(days=29)
+        try:  # the calendar ends: 9999-12-31 has no next day, 0001-01-01 no 29 days before
+            since_day = query.validated_data.get("since") or until_day - dt.timedelta(days=29)
+            until = timezone.make_aware(dt.datetime.combine(until_day + dt.timedelta(days=1), dt.time.min))
+        except OverflowError:
+            raise APIValidationError({"until": ["Give a period inside the years 1 to 9999."]}) from None
         if since_day > until_day or (until_day - since_day).days > 366:
             raise APIValidationError({"since": ["Give a period of 1 to 367 days with since ≤ until."]})
         since = timezone.make_aware(dt.datetime.combine(since_day, dt.time.min))
-        until = timezone.make_aware(dt.datetime.combine(until_day + dt.timedelta(days=1), dt.time.min))
         return Response(StatsSerializer(assignment_stats(viewer=request.membership, since=since, until=until)).data)

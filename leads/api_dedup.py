@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from crm.api import NewestFirstPagination, StrictSerializer, TenantAPIView, TenantListAPIView
 from crm.api import get_object_or_404 as visible_or_404
+from crm.api_errors import IdField, id_list_field
 from leads import dedup, merge
 from leads.api import LeadObjectMixin
 from leads.models import DuplicateCandidate, DuplicateRule, MergeRecord
@@ -59,7 +60,7 @@ class MoveSerializer(serializers.Serializer):
 class ChoicesField(serializers.DictField):
     """Field name → id of the merged lead whose value the survivor takes."""
 
-    child = serializers.IntegerField()
+    child = IdField()
 
 
 class MergeRecordSerializer(serializers.ModelSerializer):
@@ -77,10 +78,8 @@ class MergeRecordSerializer(serializers.ModelSerializer):
 
 
 class MergeInputSerializer(StrictSerializer):
-    survivor = serializers.IntegerField(help_text="The lead that stays.")
-    leads = serializers.ListField(
-        child=serializers.IntegerField(), allow_empty=True, help_text="The leads merged into the survivor."
-    )
+    survivor = IdField(help_text="The lead that stays.")
+    leads = id_list_field(allow_empty=True, help_text="The leads merged into the survivor.")
     choices = ChoicesField(required=False, default=dict, help_text="Field (or custom_fields.<key>) → lead id.")
 
 
@@ -191,11 +190,16 @@ class LeadDuplicatesView(LeadObjectMixin, TenantAPIView):
         return Response(MatchSerializer(matches, many=True).data)
 
 
+class LatestMergeFirstPagination(NewestFirstPagination):
+    ordering = ("-merged_at", "-id")
+
+
 class MergeListView(TenantListAPIView):
     crm_permission = "leads.merge"
+    pagination_class = LatestMergeFirstPagination
 
     def get_queryset(self):
-        return merge.merges_visible_to(self.request.membership).order_by("-merged_at", "-id")
+        return merge.merges_visible_to(self.request.membership)
 
     @extend_schema(tags=TAGS, summary="Merges, latest first", responses=MergeRecordSerializer(many=True))
     def get(self, request, company_id):

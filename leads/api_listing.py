@@ -7,7 +7,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api import TenantAPIView
+from crm.api import StrictSerializer, TenantAPIView
+from crm.api_errors import IdField, id_list_field
 from crm.models import Role
 from leads import bulk
 from leads.models import BulkJob
@@ -15,14 +16,14 @@ from leads.models import BulkJob
 TAGS = ["Bulk operations"]
 
 
-class BulkRequestSerializer(serializers.Serializer):
+class BulkRequestSerializer(StrictSerializer):
     operation = serializers.ChoiceField(choices=list(bulk.OPERATIONS))
-    ids = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=bulk.MAX_LEADS)
+    ids = id_list_field(required=False, max_length=bulk.MAX_LEADS)
     filter = serializers.CharField(required=False, help_text="A lead-list query string, e.g. status=3&owner=me.")
-    status = serializers.IntegerField(required=False)
+    status = IdField(required=False)
     note = serializers.CharField(required=False, allow_blank=True)
-    owner = serializers.IntegerField(required=False)
-    campaign = serializers.IntegerField(required=False)
+    owner = IdField(required=False)
+    campaign = IdField(required=False)
     body = serializers.CharField(required=False)
 
     def validate(self, attrs):

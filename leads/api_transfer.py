@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from crm.api import NewestFirstPagination, StrictSerializer, TenantAPIView, TenantListAPIView
 from crm.api import get_object_or_404 as visible_or_404
+from crm.api_errors import IdField, id_list_field
 from crm.models import Role
 from crm.queries import team_member_ids
 from leads import exporting
@@ -29,6 +30,14 @@ from leads.models import DuplicatePolicy, ExportFormat, ExportRun, ImportFormat,
 from leads.tasks_transfer import enqueue_export, enqueue_revert
 
 TAGS = ["import and export"]
+FILE = {"type": "string", "format": "binary"}
+CSV, JSONL = "text/csv; charset=utf-8", "application/jsonl"
+ERRORS_FILE_RESPONSES = {(200, "text/csv"): FILE, (200, JSONL): FILE}
+EXPORT_FILE_RESPONSES = {
+    (200, "text/csv"): FILE,
+    (200, exporting.CONTENT_TYPES[ExportFormat.XLSX]): FILE,
+    (200, "application/json"): {"type": "array", "items": {"type": "object", "additionalProperties": {}}},
+}
 
 
 def _jobs_visible(membership):
@@ -64,7 +73,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
 class ImportInputSerializer(StrictSerializer):
     file = serializers.FileField(help_text="CSV, XLSX, JSON (list of objects) or JSON Lines (scraped profiles).")
     format = serializers.ChoiceField(choices=ImportFormat.values, required=False, help_text="Detected when omitted.")
-    campaign = serializers.IntegerField(required=False, help_text="Campaign id for rows without a Campaign column.")
+    campaign = IdField(required=False, help_text="Campaign id for rows without a Campaign column.")
     lead_source = serializers.CharField(required=False, allow_blank=True, default="")
     on_duplicate = serializers.ChoiceField(choices=DuplicatePolicy.values, required=False, default="skip")
     skip_invalid = serializers.BooleanField(required=False, default=False)
@@ -147,12 +156,15 @@ class ImportDetailView(ImportJobMixin, TenantAPIView):
 class ImportErrorsView(ImportJobMixin, TenantAPIView):
     crm_permission = "leads.import"
 
-    @extend_schema(tags=TAGS, summary="The invalid rows as a file to fix and import again", responses={200: bytes})
+    @extend_schema(tags=TAGS, summary="The invalid rows as a file to fix and import again (CSV, or JSON Lines for "
+                   "a JSON Lines import)", responses=ERRORS_FILE_RESPONSES)  # fmt: skip
     def get(self, request, company_id, job_id):
         if not self.job.errors_file:
             raise Http404
         name = self.job.errors_file.name.rsplit("/", 1)[-1]
-        return FileResponse(self.job.errors_file.open("rb"), as_attachment=True, filename=name)
+        content_type = JSONL if name.endswith(".jsonl") else CSV
+        return FileResponse(self.job.errors_file.open("rb"), as_attachment=True, filename=name,
+                            content_type=content_type)  # fmt: skip
 
 
 class ImportRevertView(ImportJobMixin, TenantAPIView):
@@ -201,7 +213,7 @@ class ExportInputSerializer(StrictSerializer):
         help_text="The lead list's query string, e.g. status=3&sort=-score.",
     )
     template = serializers.CharField(required=False, allow_blank=True, default="", help_text="Template id or name.")
-    ids = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="A selection of lead ids.")
+    ids = id_list_field(required=False, help_text="A selection of lead ids.")
 
 
 class ExportListView(TenantListAPIView):
@@ -253,7 +265,7 @@ class ExportDetailView(ExportRunMixin, TenantAPIView):
 class ExportDownloadView(ExportRunMixin, TenantAPIView):
     crm_permission = "leads.export"
 
-    @extend_schema(tags=TAGS, summary="Download an export's file", responses={200: bytes})
+    @extend_schema(tags=TAGS, summary="Download an export's file", responses=EXPORT_FILE_RESPONSES)
     def get(self, request, company_id, run_id):
         if not self.run.is_downloadable:
             raise Http404

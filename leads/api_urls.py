@@ -16,14 +16,18 @@ urlpatterns = [
     path(
         "leads/<int:lead_id>/comments/<int:comment_id>", api.LeadCommentDetailView.as_view(), name="lead-comment-detail"
     ),
+    path(
+        "leads/<int:lead_id>/comments/<int:comment_id>/history",
+        api.LeadCommentHistoryView.as_view(),
+        name="lead-comment-history",
+    ),
     path("leads/<int:lead_id>/activities", api.LeadActivityListView.as_view(), name="lead-activities"),
     path("leads/<int:lead_id>/history", api.LeadHistoryView.as_view(), name="lead-history"),
-    path("statuses", api.StatusListView.as_view(), name="status-list"),
-    path("transitions", api.TransitionListView.as_view(), name="transition-list"),
     path("campaigns", api.CampaignListView.as_view(), name="campaign-list"),
     # One module per area; each adds its paths under this same "api" namespace.
     path("", include("leads.api_urls_listing")),
     path("", include("leads.api_urls_assignment")),
     path("", include("leads.api_urls_transfer")),
     path("", include("leads.api_urls_dedup")),
+    path("", include("leads.api_urls_config")),
 ]

@@ -5,7 +5,8 @@ until it commits)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -15,12 +16,15 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from crm import history
+from crm.ids import ID_MESSAGE, is_valid_id
 from crm.models import Activity, ActivityKind, Membership, Role
 from crm.queries import team_member_ids
 from leads import assignment, bulkwrite
 from leads.filters import filter_leads
 from leads.models import BulkJob, BulkJobStatus, Campaign, Lead, LeadStatus, StatusChange, StatusTransition
-from leads.queries import leads_visible_to
+from leads.queries import leads_trashable_by, leads_visible_to
+from leads.workflow import CONVERT_INSTEAD, is_conversion_target
 
 OPERATIONS = {
     "status": "Change status",
@@ -34,6 +38,27 @@ PERMISSIONS = {"restore": "leads.restore", "delete": "leads.delete", "assign": "
 MAX_LEADS = 100_000
 INLINE_LIMIT = 2_000  # larger jobs go to a django-q2 worker (settings.CRM_BULK_INLINE_LIMIT overrides)
 CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ExtraOperation:
+    """An operation another app runs as the same all-or-nothing job, started from its own pages (so
+    not in the lead list's menu). ``clean(actor, params)`` returns the job's params or raises
+    ``BulkError``; ``apply(job, actor, leads, reason)`` handles one locked chunk and returns the leads
+    that cannot take the change ("#id name (why)")."""
+
+    label: str
+    permission: str
+    clean: Callable[[Membership, dict], dict]
+    apply: Callable[[BulkJob, Membership, list[Lead], str], list[str]]
+
+
+EXTRA_OPERATIONS: dict[str, ExtraOperation] = {}  # nurturing registers "enrol"
+
+
+def operation_label(operation: str) -> str:
+    extra = EXTRA_OPERATIONS.get(operation)
+    return extra.label if extra else OPERATIONS.get(operation, operation)
 
 
 class BulkError(ValidationError):
@@ -52,8 +77,14 @@ def job_progress(job: BulkJob) -> int:
     return min(int(cache.get(_progress_key(job.pk), 0)), job.total)
 
 
+def _targets(actor: Membership, operation: str) -> QuerySet[Lead]:
+    if operation == "delete":
+        return leads_trashable_by(actor)
+    return leads_visible_to(actor, deleted=operation == "restore")
+
+
 def _target_ids(actor: Membership, operation: str, lead_ids, filter_params) -> list[int]:
-    visible = leads_visible_to(actor, deleted=operation == "restore")
+    visible = _targets(actor, operation)
     if filter_params is not None:
         queryset, _ = filter_leads(visible, filter_params, membership=actor)
         ids = list(queryset.order_by("id").values_list("id", flat=True)[: MAX_LEADS + 1])
@@ -62,18 +93,33 @@ def _target_ids(actor: Membership, operation: str, lead_ids, filter_params) -> l
             ids = sorted({int(i) for i in lead_ids})
         except (TypeError, ValueError):
             raise BulkError({"ids": "Lead ids must be whole numbers."}) from None
+        if not all(is_valid_id(i) for i in ids):
+            raise BulkError({"ids": ID_MESSAGE})
         if len(ids) > MAX_LEADS:
             raise BulkError({"ids": f"At most {MAX_LEADS:,} leads per operation; narrow the filter."})
         found = set(visible.filter(id__in=ids).values_list("id", flat=True)) if ids else set()
         missing = [i for i in ids if i not in found]
         if missing:
-            shown = ", ".join(f"#{i}" for i in missing[:20]) + (" …" if len(missing) > 20 else "")
-            raise BulkError({"ids": f"{len(missing)} lead(s) are not available to you: {shown}. Nothing was changed."})
+            raise BulkError({"ids": _missing_message(actor, operation, missing)})
     if not ids:
         raise BulkError({"ids": "Select at least one lead."})
     if len(ids) > MAX_LEADS:
         raise BulkError({"ids": f"At most {MAX_LEADS:,} leads per operation; narrow the filter."})
     return ids
+
+
+def _missing_message(actor: Membership, operation: str, missing: list[int]) -> str:
+    """Leads the actor cannot see are "not available"; visible ones they may not trash are "not
+    yours to delete" (an SDR and a pool lead, say)."""
+    seen = (
+        set(leads_visible_to(actor).filter(id__in=missing).values_list("id", flat=True))
+        if operation == "delete"
+        else set()
+    )
+    problem = "are not yours to delete" if seen else "are not available to you"
+    shown_ids = [i for i in missing if i in seen] if seen else missing
+    shown = ", ".join(f"#{i}" for i in shown_ids[:20]) + (" …" if len(shown_ids) > 20 else "")
+    return f"{len(shown_ids)} lead(s) {problem}: {shown}. Nothing was changed."
 
 
 def _clean_params(actor: Membership, operation: str, params: dict) -> dict:
@@ -82,6 +128,8 @@ def _clean_params(actor: Membership, operation: str, params: dict) -> dict:
         status = LeadStatus.objects.filter(company_id=company_id, pk=_int(params.get("status"), "status")).first()
         if status is None:
             raise BulkError({"status": "Choose a status of this company."})
+        if is_conversion_target(status):
+            raise BulkError({"status": CONVERT_INSTEAD.format(status=status.name)})
         return {"status": status.pk, "note": str(params.get("note") or "").strip()}
     if operation == "assign":
         owner = Membership.objects.filter(company_id=company_id, pk=_int(params.get("owner"), "owner")).first()
@@ -130,16 +178,17 @@ def bulk_job_create(
     filter_params=None,
 ) -> BulkJob:
     """Validate the request and fix the exact set of leads. Raises ``BulkError`` naming the problem."""
-    if operation not in OPERATIONS:
+    extra = EXTRA_OPERATIONS.get(operation)
+    if operation not in OPERATIONS and extra is None:
         raise BulkError({"operation": f"Choose one of {', '.join(OPERATIONS)}."})
-    required = PERMISSIONS.get(operation)
+    required = extra.permission if extra else PERMISSIONS.get(operation)
     from crm.permissions import permissions_for
 
     if required and required not in permissions_for(actor.role):
-        raise BulkError({"operation": f"Your role may not {OPERATIONS[operation].lower()} leads in bulk."})
+        raise BulkError({"operation": f"Your role may not {operation_label(operation).lower()} leads in bulk."})
     if lead_ids is None and filter_params is None:
         raise BulkError({"ids": "Select leads or a filter."})
-    cleaned = _clean_params(actor, operation, params or {})
+    cleaned = extra.clean(actor, params or {}) if extra else _clean_params(actor, operation, params or {})
     ids = _target_ids(actor, operation, lead_ids, filter_params)
     return BulkJob.objects.create(
         company_id=actor.company_id, created_by=actor, operation=operation, params=cleaned, lead_ids=ids, total=len(ids)
@@ -167,7 +216,7 @@ def bulk_job_run(*, job_id: int) -> BulkJob:
         return job  # another worker has it, or it already finished: running twice changes nothing
     cache.set(_progress_key(job.pk), 0, timeout=3600)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), history.acting_from(history.RequestMeta.of_record(job)):
             summary = _execute(job)
     except ValidationError as error:
         messages = (
@@ -195,12 +244,11 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
 
 
 def _locked_leads(job: BulkJob, chunk: list[int]) -> QuerySet[Lead]:
-    deleted = job.operation == "restore"
-    visible = leads_visible_to(job.created_by, deleted=deleted).filter(id__in=chunk)
+    visible = _targets(job.created_by, job.operation).filter(id__in=chunk)
     # Ordered by id, not by the model's default (newest first): SQLite then looks the ids up by
     # rowid instead of walking the company's whole created-at index, and PostgreSQL locks the rows
     # in one order whoever runs the job.
-    return visible.select_for_update().select_related("status").order_by("pk")
+    return visible.select_for_update(of=("self",)).select_related("status").order_by("pk")
 
 
 def _execute(job: BulkJob) -> dict:
@@ -209,6 +257,8 @@ def _execute(job: BulkJob) -> dict:
         raise ValidationError("The member who started this job is no longer active.")
     reason = f"leads.lead.bulk_{job.operation}:{job.pk}"
     handler = {"status": _apply_status, "comment": _apply_comment}.get(job.operation, _apply_fields)
+    if job.operation in EXTRA_OPERATIONS:
+        handler = EXTRA_OPERATIONS[job.operation].apply
     done = 0
     offenders: list[str] = []
     for chunk in _chunks(job.lead_ids):
@@ -229,7 +279,7 @@ def _execute(job: BulkJob) -> dict:
         object_id=job.pk,
         kind=ActivityKind.SYSTEM,
         event=f"leads.bulk.{job.operation}",
-        subject=f"{OPERATIONS[job.operation]}: {job.total} leads",
+        subject=f"{operation_label(job.operation)}: {job.total} leads",
         owner=actor,
         data={"job": job.pk, "params": job.params, "count": job.total},
     )
@@ -246,12 +296,8 @@ def _save(leads: list[Lead], values: dict, actor: Membership, reason: str) -> No
     for lead in leads:
         for name, value in values.items():
             setattr(lead, name, value)
-    history = bulkwrite.RawInserter(
-        Lead.history.model,
-        fixed={"history_date": now, "history_change_reason": reason, "history_type": "~",
-               "history_user_id": actor.user_id, "ip_address": None, "user_agent": ""},
-    )  # fmt: skip
-    history.insert([history.values_of(lead) for lead in leads])
+    rows = bulkwrite.RawInserter(Lead.history.model, fixed=history.raw_history_fields(actor, reason, at=now))
+    rows.insert([rows.values_of(lead) for lead in leads])
 
 
 def _apply_fields(job: BulkJob, actor: Membership, leads: list[Lead], reason: str) -> list[str]:
@@ -277,6 +323,8 @@ def _apply_fields(job: BulkJob, actor: Membership, leads: list[Lead], reason: st
 def _apply_status(job: BulkJob, actor: Membership, leads: list[Lead], reason: str) -> list[str]:
     target = LeadStatus.objects.get(pk=job.params["status"])
     note = job.params.get("note", "")
+    if is_conversion_target(target):
+        return [CONVERT_INSTEAD.format(status=target.name)]
     rules = {r.from_status_id: r for r in StatusTransition.objects.filter(to_status=target)}
     offenders = []
     for lead in leads:
@@ -298,10 +346,7 @@ def _apply_status(job: BulkJob, actor: Membership, leads: list[Lead], reason: st
                              "changed_by_id": actor.pk, "changed_at": now, "note": note})
         for lead in leads
     ]  # fmt: skip
-    values = {"status": target, "status_changed_at": now}
-    if target.is_terminal and target.category == "won":
-        values.update(converted_at=now, stage="converted")
-    _save(leads, values, actor, reason)
+    _save(leads, {"status": target, "status_changed_at": now}, actor, reason)
     changes.insert(rows)
     return []
 
@@ -317,7 +362,7 @@ def _apply_comment(job: BulkJob, actor: Membership, leads: list[Lead], reason: s
     from simple_history.utils import bulk_create_with_history
 
     bulk_create_with_history(
-        comments, LeadComment, batch_size=CHUNK, default_user=actor.user, default_change_reason=reason
+        comments, LeadComment, batch_size=CHUNK, **history.bulk_history_kwargs(LeadComment, actor, reason)
     )
     Lead.objects.filter(id__in=[lead.pk for lead in leads]).update(last_activity_at=now)
     return []

@@ -42,6 +42,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
+from crm.history import record
 from crm.models import Company, Membership
 from crm.permissions import permissions_for
 from leads import normalize
@@ -189,13 +190,15 @@ class Reason:
 
 @dataclass(frozen=True)
 class Match:
-    """A lead that may be the same person as the one being saved."""
+    """A lead that may be the same person as the one being saved. A converted one (a returning
+    customer) is shown as "converted before" but never blocks a new lead (the guide's 3.1)."""
 
     lead_id: int
     name: str
     reasons: tuple[Reason, ...]
     visible: bool = True
     owner_name: str = ""
+    converted: bool = False
 
     @property
     def score(self) -> int:
@@ -203,18 +206,20 @@ class Match:
 
     @property
     def exact(self) -> bool:
-        return any(reason.exact for reason in self.reasons)
+        """An exact duplicate, which blocks saving (converted leads never do)."""
+        return not self.converted and any(reason.exact for reason in self.reasons)
 
     @property
     def reason_text(self) -> str:
-        return " · ".join(reason.label for reason in self.reasons)
+        return " · ".join([reason.label for reason in self.reasons] + (["converted before"] if self.converted else []))
 
     @property
     def label(self) -> str:
-        """How messages name the lead: by name when the actor can see it, else by owner."""
+        """How messages name the lead: by name when the actor can see it; a lead they cannot see
+        stays anonymous (neither its name nor its owner)."""
         if self.visible:
             return f"{self.name} (#{self.lead_id})"
-        return f"lead #{self.lead_id}, owned by {self.owner_name or 'another team member'}"
+        return "a lead you cannot see"
 
 
 def _percent(value: float) -> int:
@@ -276,7 +281,7 @@ def _fuzzy_reason(rule: DuplicateRule, a: Keys, b: Keys) -> Reason | None:
 
 _COLUMNS = ("id", "email_key", "phone_key", "profile_url_key", "company_key", "name_key")
 # What matching and its messages read of a candidate (not the scraped profile or the score detail).
-_MATCH_FIELDS = (*_COLUMNS, "company_id", "merged_into_id", "is_deleted", "first_name", "last_name", "email", "phone", "profile_url", "custom_fields",
+_MATCH_FIELDS = (*_COLUMNS, "company_id", "merged_into_id", "is_deleted", "converted_at", "first_name", "last_name", "email", "phone", "profile_url", "custom_fields",
                  "owner__user__full_name", "owner__user__email")  # fmt: skip
 
 
@@ -423,22 +428,30 @@ def matches_of(lead: Lead, actor: Membership | None) -> list[Match]:
     )
     return [
         Match(other.pk, other.display_name, tuple(reasons), other.pk in visible,
-              str(other.owner.user) if other.owner_id else "")
+              str(other.owner.user) if other.owner_id and other.pk in visible else "", other.converted_at is not None)
         for other, reasons in found
     ]  # fmt: skip
 
 
 def _exact_error(matches: list[Match]) -> ValidationError:
-    """One message per field: "Same email as Ana Souza (#123)." (invisible leads by owner only)."""
+    """One message per field: "Same email as Ana Souza (#123)." Leads the actor cannot see are
+    not named: "A lead you cannot see already has this email; ask your manager." """
     by_field: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    hidden: dict[str, set[str]] = defaultdict(set)
     for match in matches:
         for reason in match.reasons:
-            if reason.exact:
+            if reason.exact and match.visible:
                 by_field[reason.field][reason.label].append(match.label)
-    errors = {}
+            elif reason.exact:
+                hidden[reason.field].add(reason.label.removeprefix("same "))
+    errors: dict[str, list[str]] = defaultdict(list)
     for field_name, labels in by_field.items():
         errors[field_name] = [f"{label[:1].upper()}{label[1:]} as {_listed(names)}." for label, names in labels.items()]
-    return ValidationError(errors)
+    for field_name, names in hidden.items():
+        errors[field_name] += [
+            f"A lead you cannot see already has this {name}; ask your manager." for name in sorted(names)
+        ]
+    return ValidationError(dict(errors))
 
 
 def _listed(names: list[str], shown: int = 3) -> str:
@@ -468,6 +481,35 @@ def after_save(lead: Lead, matches: list[Match], *, actor: Membership | None) ->
 
 
 # --- the review queue -----------------------------------------------------------------------------
+
+QUEUE_FIELDS = ("group_key", "score", "reasons", "is_exact")
+
+
+def _pending(company_id: int):
+    return DuplicateCandidate.objects.filter(company_id=company_id, status=CandidateStatus.PENDING)
+
+
+def queue_snapshot(company_id: int, lead_ids: list[int]) -> dict[str, dict]:
+    """The pending pairs that queueing pairs among ``lead_ids`` may change (those touching them and
+    every pair of their groups), as they are now: what ``queue_restore`` puts back."""
+    pending = _pending(company_id)
+    keys = pending.filter(Q(lead_a_id__in=lead_ids) | Q(lead_b_id__in=lead_ids)).values("group_key")
+    rows = pending.filter(Q(group_key__in=keys) | Q(lead_a_id__in=lead_ids) | Q(lead_b_id__in=lead_ids))
+    return {str(row["pk"]): {name: row[name] for name in QUEUE_FIELDS} for row in rows.values("pk", *QUEUE_FIELDS)}
+
+
+def queue_created_since(company_id: int, lead_id: int, before: dict[str, dict]) -> list[int]:
+    """The pending pairs of ``lead_id`` that were not in the ``before`` snapshot."""
+    pairs = _pending(company_id).filter(Q(lead_a_id=lead_id) | Q(lead_b_id=lead_id))
+    return sorted(pk for pk in pairs.values_list("pk", flat=True) if str(pk) not in before)
+
+
+def queue_restore(company_id: int, before: dict[str, dict], created: list[int]) -> None:
+    """Take back what queueing changed: drop the pairs it created and give the pairs it refreshed
+    or regrouped their old values — only while they are still pending (a reviewed pair stays)."""
+    _pending(company_id).filter(pk__in=created).delete()
+    for pk, values in before.items():
+        _pending(company_id).filter(pk=int(pk)).update(**values)
 
 
 def candidate_record(
@@ -895,8 +937,7 @@ def duplicate_rule_update(*, actor: Membership, data: dict) -> DuplicateRule:
         raise ValidationError(errors)
     for name, value in cleaned.items():
         setattr(rule, name, value)
-    rule._change_reason = "leads.duplicate_rule.changed"
-    rule._history_user = actor.user
+    record(rule, actor, "leads.duplicate_rule.changed")
     rule.save()
     return rule
 

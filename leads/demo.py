@@ -95,7 +95,7 @@ def seed_company_leads(company: Company, count: int = 200) -> str:
         if rng.random() < 0.3:
             services.activity_log(
                 actor=actor, lead=lead, kind=rng.choice(["call", "email", "meeting"]),
-                subject="Discovery call", outcome=rng.choice(["connected", "no answer", "booked demo"]),
+                subject="Discovery call", outcome=rng.choice(["positive", "follow_up_required", "neutral"]),
                 occurred_at=now - timedelta(hours=rng.randint(1, 300)),
             )  # fmt: skip
     return f"{count} demo leads in {len(campaigns)} campaigns"

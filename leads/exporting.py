@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from itertools import islice
 
 from croniter import croniter
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
@@ -44,6 +43,8 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.history import record
+from crm.http import absolute_url
 from crm.models import Activity, ActivityKind, Company, Membership, Role
 from crm.queries import team_member_ids
 from leads import bulkwrite, listing
@@ -363,7 +364,7 @@ def template_for(company: Company, template) -> ExportTemplate | None:
     else:
         templates = ExportTemplate.objects.filter(company=company)
         text = str(template).strip()
-        found = templates.filter(pk=int(text)).first() if text.isdigit() else None
+        found = templates.filter(pk=int(text)).first() if text.isdecimal() else None
         found = found or templates.filter(name__iexact=text).first()
     if found is None:
         raise ValidationError({"template": [f"No export template “{template}” in this company."]})
@@ -702,11 +703,6 @@ def _clean_template(template: ExportTemplate, data: dict) -> None:
     template.name = name
 
 
-def _record(instance, actor: Membership, reason: str) -> None:
-    instance._change_reason = reason
-    instance._history_user = actor.user
-
-
 def _require_export(actor: Membership, company: Company) -> None:
     if actor.company_id != company.pk or "leads.export" not in _permissions(actor):
         raise PermissionDenied
@@ -717,7 +713,7 @@ def export_template_create(*, actor: Membership, data: dict) -> ExportTemplate:
     _require_export(actor, actor.company)
     template = ExportTemplate(company=actor.company, created_by=actor)
     _clean_template(template, data)
-    _record(template, actor, "leads.export_template.created")
+    record(template, actor, "leads.export_template.created")
     template.save()
     return template
 
@@ -726,7 +722,7 @@ def export_template_create(*, actor: Membership, data: dict) -> ExportTemplate:
 def export_template_update(*, actor: Membership, template: ExportTemplate, data: dict) -> ExportTemplate:
     _require_export(actor, template.company)
     _clean_template(template, data)
-    _record(template, actor, "leads.export_template.changed")
+    record(template, actor, "leads.export_template.changed")
     template.save()
     return template
 
@@ -734,7 +730,7 @@ def export_template_update(*, actor: Membership, template: ExportTemplate, data:
 @transaction.atomic
 def export_template_delete(*, actor: Membership, template: ExportTemplate) -> None:
     _require_export(actor, template.company)
-    _record(template, actor, "leads.export_template.deleted")
+    record(template, actor, "leads.export_template.deleted")
     template.delete()
 
 
@@ -807,7 +803,7 @@ def _clean_timing(schedule: ScheduledExport, data: dict, errors: dict) -> None:
         except ValueError:
             errors["time_of_day"] = ["Enter a time as HH:MM."]
     weekday = data.get("weekday", schedule.weekday)
-    if frequency == ScheduleFrequency.WEEKLY and (not str(weekday).isdigit() or not 0 <= int(weekday) <= 6):
+    if frequency == ScheduleFrequency.WEEKLY and (not str(weekday).isdecimal() or not 0 <= int(weekday) <= 6):
         errors["weekday"] = ["Choose a day of the week."]
     else:
         schedule.weekday = int(weekday or 0)
@@ -884,7 +880,7 @@ def scheduled_export_save(*, actor: Membership, data: dict, schedule: ScheduledE
     if "is_active" in data:
         schedule.is_active = bool(data["is_active"])
     _clean_schedule(schedule, actor, data)
-    _record(schedule, actor, "leads.scheduled_export.changed" if schedule.pk else "leads.scheduled_export.created")
+    record(schedule, actor, "leads.scheduled_export.changed" if schedule.pk else "leads.scheduled_export.created")
     schedule.save()
     _sync_q_schedule(schedule)
     schedule.save_without_historical_record(update_fields=["schedule_id"])
@@ -896,7 +892,7 @@ def scheduled_export_delete(*, actor: Membership, schedule: ScheduledExport) -> 
     _require_schedule_rights(actor, schedule)
     schedule.is_active = False
     _sync_q_schedule(schedule)
-    _record(schedule, actor, "leads.scheduled_export.deleted")
+    record(schedule, actor, "leads.scheduled_export.deleted")
     schedule.delete()
 
 
@@ -971,13 +967,12 @@ def download_path(run: ExportRun) -> str:
 
 
 def _mail(schedule: ScheduledExport, run: ExportRun) -> None:
-    base = getattr(settings, "CRM_BASE_URL", "").rstrip("/")
     recipients = schedule.recipients or [schedule.owner.user.email]
     if run.status == ExportRunStatus.SUCCEEDED:
         subject = f"Export ready: {schedule.name}"
         body = (
             f"The scheduled export “{schedule.name}” is ready: {run.row_count:,} leads as {run.format.upper()}.\n\n"
-            f"Download it (log in first): {base}{download_path(run)}\n"
+            f"Download it (log in first): {absolute_url(download_path(run))}\n"
         )
     else:
         subject = f"Export failed: {schedule.name}"

@@ -19,7 +19,9 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django_filters.fields import ModelMultipleChoiceField
 
+from crm.ids import is_valid_id
 from crm.models import Membership, Role
 from crm.queries import memberships_visible_to, team_member_ids
 from leads import dedup
@@ -31,6 +33,53 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 class CSVCharFilter(df.BaseInFilter, df.CharFilter):
     """``?country=GB,DE`` — several values in one parameter."""
+
+
+YES = frozenset({"true", "1", "yes", "on"})
+NO = frozenset({"false", "0", "no", "off"})
+
+
+class YesNoSelect(forms.NullBooleanSelect):
+    """The select of Unknown / Yes / No, handing the field the value as sent."""
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)
+
+
+class YesNoField(forms.NullBooleanField):
+    """True, False or None (no filter: empty or "unknown"); any other value is an error rather than
+    no filter, which would show a wider list than asked for."""
+
+    widget = YesNoSelect
+
+    def to_python(self, value):
+        if isinstance(value, bool) or value is None:
+            return value
+        text = str(value).strip().lower()
+        if text in ("", "unknown"):
+            return None
+        if text in YES | NO:
+            return text in YES
+        raise ValidationError("Give true or false.", code="invalid")
+
+
+class YesNoFilter(df.BooleanFilter):
+    field_class = YesNoField
+
+
+class IdChoiceField(ModelMultipleChoiceField):
+    """Refuses a value that cannot be an id before asking the database (which may overflow)."""
+
+    def _check_values(self, value):
+        for pk in value:
+            if not is_valid_id(pk):
+                raise ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                      params={"pk": pk})  # fmt: skip
+        return super()._check_values(value)
+
+
+class IdMultipleChoiceFilter(df.ModelMultipleChoiceFilter):
+    field_class = IdChoiceField
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -97,10 +146,10 @@ class LeadFilterForm(forms.Form):
 
 class LeadFilterSet(df.FilterSet):
     q = df.CharFilter(method="filter_search", label="Search")
-    status = df.ModelMultipleChoiceFilter(queryset=LeadStatus.objects.none(), distinct=False)
+    status = IdMultipleChoiceFilter(queryset=LeadStatus.objects.none(), distinct=False)
     owner = df.MultipleChoiceFilter(method="filter_owner", label="Owner", distinct=False)
     team = df.ModelChoiceFilter(queryset=Membership.objects.none(), method="filter_team", label="Team of")
-    campaign = df.ModelMultipleChoiceFilter(queryset=Campaign.objects.none(), distinct=False)
+    campaign = IdMultipleChoiceFilter(queryset=Campaign.objects.none(), distinct=False)
     source = df.CharFilter(field_name="lead_source", lookup_expr="iexact", label="Source")
     medium = df.CharFilter(field_name="medium", lookup_expr="iexact")
     stage = df.MultipleChoiceFilter(choices=Stage.choices, distinct=False)
@@ -108,10 +157,10 @@ class LeadFilterSet(df.FilterSet):
     score_min = df.NumberFilter(field_name="score", lookup_expr="gte", label="Score from")
     score_max = df.NumberFilter(field_name="score", lookup_expr="lte", label="Score to")
     priority = df.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
-    gdpr_consent = df.BooleanFilter(label="GDPR consent")
-    dnd = df.BooleanFilter(label="Do not disturb")
-    converted = df.BooleanFilter(field_name="converted_at", lookup_expr="isnull", exclude=True, label="Converted")
-    has_duplicates = df.BooleanFilter(method="filter_has_duplicates", label="Has duplicates")
+    gdpr_consent = YesNoFilter(label="GDPR consent")
+    dnd = YesNoFilter(label="Do not disturb")
+    converted = YesNoFilter(field_name="converted_at", lookup_expr="isnull", exclude=True, label="Converted")
+    has_duplicates = YesNoFilter(method="filter_has_duplicates", label="Has duplicates")
     headline = df.CharFilter(method="filter_profile", label="Profile headline contains")
     location = df.CharFilter(method="filter_profile", label="Profile location contains")
     locals().update(_date_filters("created", "created_at"))
@@ -165,8 +214,11 @@ class LeadFilterSet(df.FilterSet):
         return queryset.filter(country__in=[v.strip().upper() for v in values if v.strip()])
 
     def filter_has_duplicates(self, queryset, name, value):
-        ids = dedup.lead_ids_with_duplicates(self.membership.company_id)
-        return queryset.filter(id__in=ids) if value else queryset.exclude(id__in=ids)
+        """In a pair of the review queue that the member can see: exactly the leads whose page
+        lists possible duplicates."""
+        pairs = dedup.candidates_visible_to(self.membership)
+        in_pair = Q(id__in=pairs.values("lead_a")) | Q(id__in=pairs.values("lead_b"))
+        return queryset.filter(in_pair) if value else queryset.exclude(in_pair)
 
     def filter_profile(self, queryset, name, value):
         return queryset.filter(**{f"profile_data__{name}__icontains": value})
@@ -175,6 +227,8 @@ class LeadFilterSet(df.FilterSet):
         return queryset.filter(**{f"{name}__gte": _day_start(value)})
 
     def filter_until(self, queryset, name, value):
+        if value == dt.date.max:  # the last day there is: no end
+            return queryset
         return queryset.filter(**{f"{name}__lt": _day_start(value + dt.timedelta(days=1))})
 
     def filter_custom(self, queryset, name, value):
@@ -205,7 +259,7 @@ def _custom_filters(definition: CustomField) -> dict[str, df.Filter]:
             f"{name}_before": df.DateFilter(field_name=f"{key}:lte", method=method, label=f"{label} until"),
         }
     if kind == CustomFieldType.BOOL:
-        return {name: df.BooleanFilter(field_name=key, method=method, label=label)}
+        return {name: YesNoFilter(field_name=key, method=method, label=label)}
     if kind == CustomFieldType.CHOICE:
         choices = [(c, c) for c in definition.choices]
         return {name: df.ChoiceFilter(field_name=key, method=method, label=label, choices=choices)}

@@ -8,7 +8,7 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
-from crm.models import ActivityKind, Membership
+from crm.models import ActivityKind, ActivityOutcome, Membership
 from crm.queries import memberships_visible_to
 from leads.models import Campaign, CustomField, CustomFieldType, Lead
 
@@ -137,7 +137,7 @@ class ActivityForm(forms.Form):
     kind = forms.ChoiceField(choices=[c for c in ActivityKind.choices if c[0] != ActivityKind.SYSTEM])
     subject = forms.CharField(max_length=200, required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    outcome = forms.CharField(max_length=100, required=False)
+    outcome = forms.ChoiceField(choices=[("", "—"), *ActivityOutcome.choices], required=False)
     occurred_at = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="Empty: now."
     )

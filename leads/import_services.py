@@ -50,6 +50,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from simple_history.utils import bulk_update_with_history
 
+from crm import history
 from crm.models import Company, Membership, Role
 from leads import assignment, bulkwrite, dedup, scoring
 from leads.customfields import FALSE_WORDS, TRUE_WORDS, clean_custom_fields
@@ -65,13 +66,12 @@ from leads.models import (
     Lead,
     LeadStatus,
     Stage,
-    StatusCategory,
     StatusChange,
 )
 from leads.profiles import profile_to_lead_data
 from leads.queries import leads_visible_to
 from leads.services import TEXT_FIELDS, _apply_fields, _refresh_keys, _validate_contact
-from leads.workflow import check_transition, initial_status
+from leads.workflow import check_transition, initial_status, is_conversion_target
 
 logger = logging.getLogger(__name__)
 
@@ -939,14 +939,7 @@ class _Importer:
 
     def _inserters(self, now):
         if getattr(self, "_raw", None) is None:
-            history_extra = {
-                "history_date": now,
-                "history_change_reason": self.job.change_reason,
-                "history_type": "+",
-                "history_user_id": self.actor.user_id if self.actor is not None else None,
-                "ip_address": self.job.ip_address,
-                "user_agent": self.job.user_agent,
-            }
+            history_extra = history.raw_history_fields(self.actor, self.job.change_reason, at=now, kind="+")
             self._raw = (
                 bulkwrite.RawInserter(Lead),
                 bulkwrite.RawInserter(Lead.history.model, fixed=history_extra),
@@ -989,8 +982,7 @@ class _Importer:
             Lead,
             sorted(names),
             batch_size=500,
-            default_user=self.actor.user if self.actor is not None else None,
-            default_change_reason=self.job.change_reason,
+            **history.bulk_history_kwargs(Lead, self.actor, self.job.change_reason),
             default_date=now,
         )
         StatusChange.objects.bulk_create(
@@ -1028,8 +1020,7 @@ class _Importer:
 
 
 def _mark_converted(lead: Lead, now) -> None:
-    status = lead.status
-    if status.category == StatusCategory.WON and status.is_terminal:
+    if is_conversion_target(lead.status):
         lead.converted_at = now
         lead.stage = Stage.CONVERTED
 
@@ -1115,7 +1106,8 @@ def import_run(*, job_id: int) -> ImportJob:
     if not claimed:
         return job
     try:
-        _run(job)
+        with history.acting_from(history.RequestMeta.of_record(job)):
+            _run(job)
     except FileProblem as problem:
         _finish(job, ImportStatus.FAILED, error=problem.text)
     except ValidationError as error:
@@ -1246,7 +1238,7 @@ def import_revert(*, job: ImportJob, actor: Membership | None) -> ImportJob:
     if not job.can_revert:
         raise ValidationError({"__all__": ["Only a finished import that created or changed leads can be reverted."]})
     reason = f"leads.lead.import_reverted:{job.pk}"
-    user = actor.user if actor is not None else None
+    user = history.history_user(actor)
     deleted, kept = _revert_created(job, reason, user)
     restored, conflicts = _revert_updated(job, reason, user, actor)
     job.status, job.reverted_at, job.reverted_by = ImportStatus.REVERTED, timezone.now(), actor
@@ -1309,7 +1301,7 @@ def _revert_updated(job: ImportJob, reason: str, user, actor) -> tuple[int, int]
             changed_leads.append(lead)
     if changed_leads:
         bulk_update_with_history(
-            changed_leads, Lead, sorted(fields), batch_size=500, default_user=user, default_change_reason=reason
+            changed_leads, Lead, sorted(fields), batch_size=500, **history.bulk_history_kwargs(Lead, actor, reason)
         )
         StatusChange.objects.bulk_create(
             StatusChange(lead=lead, from_status_id=old, to_status_id=new, changed_by=actor, note="Import reverted")

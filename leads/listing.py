@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import (
     BooleanField,
@@ -127,13 +127,16 @@ def _value_of(row: Lead, key: SortKey):
 def _parse_value(key: SortKey, raw):
     try:
         if key.kind == "int":
-            return int(raw)
+            value = int(raw)
+            if not -(2**63) <= value < 2**63:  # no column holds it; the database would overflow
+                raise ValueError
+            return value
         if key.kind == "datetime":
             return dt.datetime.fromisoformat(raw)
         if not isinstance(raw, str):
             raise TypeError
         return raw
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError({"cursor": "This page link is broken; start again from the first page."}) from None
 
 
@@ -249,7 +252,7 @@ def paginate(queryset: QuerySet[Lead], sort: list[tuple[str, bool]], *, cursor: 
         if len(payload["v"]) != len(columns) or payload.get("d") not in ("n", "p"):
             raise ValidationError({"cursor": "This page link belongs to another sort order; start again."})
         values = [_parse_value(key, raw) for (key, _), raw in zip(columns, payload["v"], strict=True)]
-        number = int(payload.get("p", 1)) if str(payload.get("p", 1)).isdigit() else 1
+        number = int(payload.get("p", 1)) if str(payload.get("p", 1)).isdecimal() else 1
         forward = payload["d"] == "n"
         ordered = ordered.filter(_seek(columns, values, forward))
         if not forward:
@@ -320,12 +323,22 @@ def _clean_query(params) -> dict[str, list[str]]:
     return query
 
 
-@transaction.atomic
-def saved_filter_create(*, actor: Membership, name: str, params, sort: str, visibility: str) -> SavedFilter:
-    name = (name or "").strip()
+NOT_YOUR_VIEW = "Only the owner of a view (or an admin) can change or delete it."
+
+
+def saved_filter_may_change(actor: Membership, saved: SavedFilter) -> bool:
+    """The owner of a view, or an admin of its company, may change or delete it."""
+    return saved.owner_id == actor.pk or (actor.role == Role.ADMIN and saved.company_id == actor.company_id)
+
+
+def _saved_filter_errors(actor: Membership, owner: Membership, saved_pk, *, name, sort, visibility) -> dict:
     errors = {}
     if not name:
         errors["name"] = ["Give the view a name."]
+    elif len(name) > 100:
+        errors["name"] = ["Keep the name under 100 characters."]
+    elif SavedFilter.objects.filter(owner=owner, name__iexact=name).exclude(pk=saved_pk).exists():
+        errors["name"] = [f"You already have a view called “{name}”."]
     if visibility not in Visibility.values:
         errors["visibility"] = [f"Choose one of {', '.join(Visibility.values)}."]
     elif visibility == Visibility.COMPANY and actor.role == Role.SDR:
@@ -334,8 +347,30 @@ def saved_filter_create(*, actor: Membership, name: str, params, sort: str, visi
         parse_sort(sort)
     except ValidationError as error:
         errors.update(error.message_dict)
-    if SavedFilter.objects.filter(owner=actor, name__iexact=name).exists():
-        errors["name"] = [f"You already have a view called “{name}”."]
+    if len(sort or "") > SavedFilter._meta.get_field("sort").max_length:
+        errors["sort"] = ["Keep the sort under 200 characters."]
+    return errors
+
+
+def _query_errors(actor: Membership, query: dict[str, list[str]]) -> dict:
+    """A view keeps only filters that exist and values the filters accept, so using it later
+    never shows an error nor a wider list."""
+    from leads.filters import LeadFilterSet
+
+    filterset = LeadFilterSet(_as_querydict(query), queryset=Lead.objects.none(), membership=actor)
+    unknown = sorted(set(query) - set(filterset.filters))
+    if unknown:
+        return {"filter": [f"Unknown filter: {', '.join(unknown)}."]}
+    if not filterset.is_valid():
+        return {"filter": [f"{name}: {message}" for name, messages in filterset.errors.items() for message in messages]}
+    return {}
+
+
+@transaction.atomic
+def saved_filter_create(*, actor: Membership, name: str, params, sort: str, visibility: str) -> SavedFilter:
+    name = (name or "").strip()
+    errors = _saved_filter_errors(actor, actor, None, name=name, sort=sort, visibility=visibility)
+    errors.update(_query_errors(actor, _clean_query(params)))
     if errors:
         raise ValidationError(errors)
     return SavedFilter.objects.create(
@@ -349,8 +384,26 @@ def saved_filter_create(*, actor: Membership, name: str, params, sort: str, visi
 
 
 @transaction.atomic
+def saved_filter_update(*, actor: Membership, saved: SavedFilter, data) -> SavedFilter:
+    """Rename, refilter, resort or reshare a view; ``data`` holds any of name, params, sort and
+    visibility (what it leaves out stays)."""
+    if not saved_filter_may_change(actor, saved):
+        raise PermissionDenied(NOT_YOUR_VIEW)
+    name = str(data.get("name", saved.name) or "").strip()
+    sort, visibility = data.get("sort", saved.sort), data.get("visibility", saved.visibility)
+    query = _clean_query(data["params"]) if "params" in data else saved.query
+    errors = _saved_filter_errors(actor, saved.owner, saved.pk, name=name, sort=sort, visibility=visibility)
+    errors.update(_query_errors(actor, query) if "params" in data else {})
+    if errors:
+        raise ValidationError(errors)
+    saved.name, saved.sort, saved.visibility, saved.query = name, sort, visibility, query
+    saved.save()
+    return saved
+
+
+@transaction.atomic
 def saved_filter_delete(*, actor: Membership, saved: SavedFilter) -> None:
-    if saved.owner_id != actor.pk and actor.role != Role.ADMIN:
+    if not saved_filter_may_change(actor, saved):
         raise ValidationError({"__all__": "Only the owner of a view (or an admin) can delete it."})
     ListPreference.objects.filter(default_view=f"saved:{saved.pk}").update(default_view="")
     saved.delete()
@@ -359,7 +412,7 @@ def saved_filter_delete(*, actor: Membership, saved: SavedFilter) -> None:
 @transaction.atomic
 def list_default_set(*, actor: Membership, view: str) -> ListPreference:
     valid = view == "" or view in builtin_views(actor)
-    if view.startswith("saved:") and view[6:].isdigit():
+    if view.startswith("saved:") and view[6:].isdecimal():
         valid = saved_filters_visible_to(actor).filter(pk=int(view[6:])).exists()
     if not valid:
         raise ValidationError({"view": "Choose one of your views."})
@@ -395,7 +448,7 @@ def resolve_view(get: QueryDict, membership: Membership) -> tuple[QueryDict, str
         _label, query, view_sort = builtins[view]
         return _as_querydict(query), sort or view_sort, view, {}
     saved = None
-    if view.startswith("saved:") and view[6:].isdigit():
+    if view.startswith("saved:") and view[6:].isdecimal():
         saved = saved_filters_visible_to(membership).filter(pk=int(view[6:])).first()
     if saved is None:
         return (

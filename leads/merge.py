@@ -28,9 +28,11 @@ from django.db import DatabaseError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from crm import history
+from crm.ids import is_valid_id
 from crm.models import Membership
 from crm.permissions import permissions_for
-from leads import normalize, scoring, services
+from leads import dedup, normalize, scoring, services
 from leads.models import CandidateStatus, DuplicateCandidate, Lead, MergeRecord, Stage
 from leads.queries import leads_visible_to
 
@@ -390,7 +392,7 @@ def _history_rows(model, ids: list[int], actor: Membership, reason: str) -> None
         return
     objects = list(model._base_manager.filter(pk__in=ids))
     getattr(model, manager_name).bulk_history_create(
-        objects, update=True, default_user=actor.user, default_change_reason=reason
+        objects, update=True, **history.bulk_history_kwargs(model, actor, reason)
     )
 
 
@@ -420,8 +422,7 @@ def _move(relation: Relation, from_id: int, to_id: int, actor: Membership) -> di
 
 def _tombstone(lead: Lead, survivor: Lead, actor: Membership, reason: str) -> None:
     lead.merged_into = survivor
-    lead._change_reason = reason
-    lead._history_user = actor.user
+    history.record(lead, actor, reason)
     lead.save(update_fields=["merged_into", "updated_at"])
 
 
@@ -468,9 +469,18 @@ def _merge(*, actor: Membership, survivor, others, choices: dict | None) -> Merg
                 moves.append(move)
     for lead in others:
         _tombstone(lead, survivor, actor, MERGED)
-    survivor = services.lead_update(actor=actor, lead=survivor, data=data, reason=MERGED, allow_duplicates=True)
-    survivor.refresh_from_db()
+    survivor = services.lead_update(
+        actor=actor,
+        lead=survivor,
+        data=data,
+        reason=MERGED,
+        allow_duplicates=True,
+        queue_duplicates=False,
+        owner_as_field=True,
+    )
     candidates = _resolve_candidates(list(leads))
+    queue_before, queue_created = _queue_duplicates(survivor, actor)
+    survivor = scoring.lead_rescore(lead=survivor, actor=actor, reason=MERGED)  # its engagement moved here
     return MergeRecord.objects.create(
         company_id=survivor.company_id,
         survivor=survivor,
@@ -481,9 +491,20 @@ def _merge(*, actor: Membership, survivor, others, choices: dict | None) -> Merg
         loser_snapshots=loser_snapshots,
         moves=moves,
         candidates=candidates,
+        queue_before=queue_before,
+        queue_created=queue_created,
         warnings=warnings,
         merged_by=actor,
     )
+
+
+def _queue_duplicates(survivor: Lead, actor: Membership) -> tuple[dict, list[int]]:
+    """Queue the survivor's duplicates for review, as saving any lead does, and return the queue
+    as it was before plus the pairs created, so that undoing the merge takes exactly those back."""
+    matches = dedup.matches_of(survivor, actor)
+    before = dedup.queue_snapshot(survivor.company_id, [survivor.pk, *(match.lead_id for match in matches)])
+    dedup.after_save(survivor, matches, actor=actor)
+    return before, dedup.queue_created_since(survivor.company_id, survivor.pk, before)
 
 
 # --- unmerge ------------------------------------------------------------------------------------
@@ -545,7 +566,7 @@ def _record_of(actor: Membership, record) -> MergeRecord:
     pk = getattr(record, "pk", record)
     found = (
         MergeRecord.objects.select_for_update().filter(company_id=actor.company_id, pk=pk).first()
-        if str(pk).isdigit()
+        if is_valid_id(pk)
         else None
     )
     if found is None:
@@ -598,17 +619,18 @@ def _undo(*, actor: Membership, record) -> MergeRecord:
             report.append(f"Lead #{pk} is no longer merged into lead #{survivor.pk}; it was left as it is.")
         else:
             lead.merged_into = None
-            lead._change_reason = UNMERGED
-            lead._history_user = actor.user
+            history.record(lead, actor, UNMERGED)
             lead.save(update_fields=["merged_into", "updated_at"])
     report += _restore_survivor(survivor, record)
-    survivor._change_reason = UNMERGED
-    survivor._history_user = actor.user
+    history.record(survivor, actor, UNMERGED)
     survivor.save()
+    dedup.queue_restore(record.company_id, record.queue_before, record.queue_created)
     for candidate in record.candidates:
         DuplicateCandidate.objects.filter(pk=candidate["id"], status=CandidateStatus.MERGED).update(
             status=candidate["status"]
         )
+    for lead in [survivor, *(tombstones[pk] for pk in record.lead_ids if pk in tombstones)]:
+        scoring.lead_rescore(lead=lead, actor=actor, reason=UNMERGED)  # engagement moved back
     record.undone_at = timezone.now()
     record.undone_by = actor
     record.undo_report = report

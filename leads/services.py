@@ -15,9 +15,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.models import Activity, ActivityKind, Company, Membership, Notification, Role
+from crm.history import record
+from crm.ids import is_valid_id
+from crm.models import Activity, ActivityKind, ActivityOutcome, Company, Membership, Notification, Role
 from crm.sanitize import html_is_blank, sanitize_html
-from leads import assignment, dedup, normalize, scoring
+from leads import assignment, dedup, hooks, normalize, scoring
 from leads.customfields import clean_custom_fields
 from leads.models import (
     AuthorityLevel,
@@ -27,10 +29,10 @@ from leads.models import (
     LeadComment,
     LeadStatus,
     Stage,
-    StatusCategory,
     StatusChange,
 )
-from leads.workflow import check_transition, initial_status
+from leads.queries import leads_trashable_by
+from leads.workflow import check_transition, initial_status, is_conversion_target
 
 TEXT_FIELDS = (
     "first_name", "last_name", "email", "phone", "country", "job_title", "company_name", "profile_url",
@@ -38,6 +40,7 @@ TEXT_FIELDS = (
 )  # fmt: skip
 PLAIN_FIELDS = ("gdpr_consent", "dnd", "opt_in_date", "stage", "profile_data")
 EDITABLE_FIELDS = TEXT_FIELDS + PLAIN_FIELDS + ("campaign", "owner", "custom_fields")
+NOT_YOURS_TO_DELETE = "Only the lead's owner, their manager or an admin may delete it; unassigned leads only an admin."
 MENTION = re.compile(r"(?<![\w.])@([\w.+-]+)")
 
 
@@ -53,11 +56,6 @@ def _company_object(model, value, company: Company, field: str, *, extra: Q | No
         return queryset.get(pk=pk)
     except (model.DoesNotExist, ValueError, TypeError):
         raise ValidationError({field: f"Choose a valid {field.replace('_', ' ')} of this company."}) from None
-
-
-def _record(instance, actor: Membership | None, reason: str) -> None:
-    instance._change_reason = reason
-    instance._history_user = actor.user if actor is not None else None
 
 
 def _apply_fields(lead: Lead, data: dict[str, Any]) -> dict[str, list[str]]:
@@ -187,16 +185,12 @@ def lead_create(
     the initial status). ``allow_duplicates`` is the "create anyway" right for exact matches."""
     if actor is not None and actor.company_id != company.pk:
         raise PermissionDenied
-    owner = data.get("owner")
-    if (
-        actor is not None
-        and actor.role == Role.SDR
-        and owner not in (None, "")
-        and getattr(owner, "pk", owner) != actor.pk
-    ):
-        raise ValidationError({"owner": "Only managers and admins assign leads to someone else."})
     lead = Lead(company=company, created_by=actor)
     _validated(lead, data)
+    if actor is not None and lead.owner_id not in (None, actor.pk):
+        if actor.role == Role.SDR:
+            raise ValidationError({"owner": "Only managers and admins assign leads to someone else."})
+        assignment.receiver_check(actor=actor, owner=lead.owner)
     lead.status = initial_status(company.pk)
     target = data.get("status")
     target_status = None
@@ -211,12 +205,13 @@ def lead_create(
     lead.status_changed_at = now
     if lead.owner_id:
         lead.assigned_at = now
-    _record(lead, actor, reason)
+    record(lead, actor, reason)
     lead.save()
     StatusChange.objects.create(lead=lead, from_status=None, to_status=lead.status, changed_by=actor, changed_at=now)
     dedup.after_save(lead, matches, actor=actor)
     if lead.owner_id is None:
         assignment.assign_on_create(lead, actor=actor)
+    hooks.lead_created.send(sender=Lead, lead=lead, actor=actor)
     if target_status is not None:
         lead = lead_transition(actor=actor, lead=lead, to_status=target_status, note=data.get("status_note", ""))
     return lead
@@ -230,20 +225,37 @@ def lead_update(
     data: dict[str, Any],
     reason: str = "leads.lead.changed",
     allow_duplicates: bool = False,
+    queue_duplicates: bool = True,
+    owner_as_field: bool = False,
 ) -> Lead:
-    """Change fields of a lead. A new ``status`` goes through the workflow like any transition."""
-    lead = Lead.objects.select_for_update().select_related("company", "status").get(pk=lead.pk)
+    """Change fields of a lead. A new ``status`` goes through the workflow like any transition, a
+    new owner through ``assignment.lead_assign`` (its checks, log and notice). A merge, which
+    undoes its own changes, passes ``queue_duplicates=False`` (it queues the duplicates itself and
+    remembers what it queued) and ``owner_as_field=True`` (the survivor takes the owner one of the
+    merged leads already had: no new assignment)."""
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("company", "status").get(pk=lead.pk)
     _check_editable(lead, actor)
-    if "owner" in data and getattr(data["owner"], "pk", data["owner"]) != lead.owner_id:
+    previous_owner = lead.owner
+    _validated(lead, data)
+    new_owner = lead.owner
+    if new_owner != previous_owner:
         if actor.role == Role.SDR:
             raise ValidationError({"owner": "Only managers and admins assign leads."})
-        lead.assigned_at = timezone.now()
-    _validated(lead, data)
+        if new_owner is not None and not owner_as_field:  # an assignment: checks, log, notice
+            lead.owner = previous_owner
+        else:
+            lead.assigned_at = timezone.now()
     matches = dedup.check_before_save(lead, actor=actor, allow_duplicates=allow_duplicates)
+    old_score = lead.score
     scoring.apply_scores(lead)
-    _record(lead, actor, reason)
+    record(lead, actor, reason)
     lead.save()
-    dedup.after_save(lead, matches, actor=actor)
+    if queue_duplicates:
+        dedup.after_save(lead, matches, actor=actor)
+    if new_owner is not None and new_owner != previous_owner and not owner_as_field:
+        lead = assignment.lead_assign(actor=actor, lead=lead, owner=new_owner)
+    if lead.score != old_score:
+        hooks.lead_score_changed.send(sender=Lead, lead=lead, old_score=old_score, new_score=lead.score)
     target = data.get("status")
     if target not in (None, "") and getattr(target, "pk", target) != lead.status_id:
         to_status = _company_object(LeadStatus, target, lead.company, "status")
@@ -261,24 +273,28 @@ def _check_editable(lead: Lead, actor: Membership) -> None:
 
 
 @transaction.atomic
-def lead_transition(*, actor: Membership, lead: Lead, to_status: LeadStatus, note: str = "") -> Lead:
-    """Move a lead along the workflow: only an allowed transition succeeds, converted is final."""
-    lead = Lead.objects.select_for_update().select_related("status", "company").get(pk=lead.pk)
+def lead_transition(
+    *, actor: Membership, lead: Lead, to_status: LeadStatus, note: str = "", conversion: bool = False
+) -> Lead:
+    """Move a lead along the workflow: only an allowed transition succeeds, converted is final and
+    reached only by the conversion service (``conversion=True``)."""
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("status", "company").get(pk=lead.pk)
     _check_editable(lead, actor)
-    check_transition(lead=lead, to_status=to_status, actor=actor, note=note)
+    check_transition(lead=lead, to_status=to_status, actor=actor, note=note, conversion=conversion)
     now = timezone.now()
     previous = lead.status
     lead.status = to_status
     lead.status_changed_at = now
-    if to_status.category == StatusCategory.WON and to_status.is_terminal:
+    if is_conversion_target(to_status):
         lead.converted_at = now
         lead.stage = Stage.CONVERTED
     _touch(lead, actor, now)
-    _record(lead, actor, "leads.lead.status_changed")
+    record(lead, actor, "leads.lead.status_changed")
     lead.save()
     StatusChange.objects.create(
         lead=lead, from_status=previous, to_status=to_status, changed_by=actor, changed_at=now, note=note.strip()
     )
+    hooks.lead_status_changed.send(sender=Lead, lead=lead, from_status=previous, to_status=to_status, actor=actor)
     return lead
 
 
@@ -287,9 +303,11 @@ def lead_delete(*, actor: Membership, lead: Lead) -> Lead:
     """Soft delete: the lead leaves every list and can be restored by a manager."""
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     _check_editable(lead, actor)
+    if not leads_trashable_by(actor).filter(pk=lead.pk).exists():
+        raise PermissionDenied(NOT_YOURS_TO_DELETE)
     lead.is_deleted = True
     lead.deleted_at = timezone.now()
-    _record(lead, actor, "leads.lead.deleted")
+    record(lead, actor, "leads.lead.deleted")
     lead.save(update_fields=["is_deleted", "deleted_at", "updated_at"])
     _system_event(lead, actor, "leads.lead.deleted", "Lead deleted")
     return lead
@@ -304,7 +322,7 @@ def lead_restore(*, actor: Membership, lead: Lead) -> Lead:
         raise ValidationError({"__all__": "This lead is not deleted."})
     lead.is_deleted = False
     lead.deleted_at = None
-    _record(lead, actor, "leads.lead.restored")
+    record(lead, actor, "leads.lead.restored")
     lead.save(update_fields=["is_deleted", "deleted_at", "updated_at"])
     _system_event(lead, actor, "leads.lead.restored", "Lead restored")
     return lead
@@ -358,14 +376,14 @@ def comment_create(
         parent_id = getattr(parent, "pk", parent)
         parent = (
             LeadComment.objects.filter(pk=parent_id, lead=lead, is_deleted=False).first()
-            if str(parent_id).isdigit()
+            if is_valid_id(parent_id)
             else None
         )
         if parent is None:
             raise ValidationError({"parent": "You can only reply to a comment on this lead."})
     comment = LeadComment(company_id=lead.company_id, lead=lead, author=actor, parent=parent or None)
     comment.body = _clean_body(body)
-    _record(comment, actor, "leads.comment.created")
+    record(comment, actor, "leads.comment.created")
     comment.save()
     fields = _touch(lead, actor, comment.created_at)
     lead.save_without_historical_record(update_fields=fields)
@@ -381,7 +399,7 @@ def comment_edit(*, actor: Membership, comment: LeadComment, body: str) -> LeadC
         raise ValidationError({"body": "A deleted comment cannot be edited."})
     comment.body = _clean_body(body)
     comment.edited_at = timezone.now()
-    _record(comment, actor, "leads.comment.edited")
+    record(comment, actor, "leads.comment.edited")
     comment.save(update_fields=["body", "edited_at"])
     return comment
 
@@ -392,7 +410,7 @@ def comment_delete(*, actor: Membership, comment: LeadComment) -> LeadComment:
         raise PermissionDenied
     comment.is_deleted = True
     comment.deleted_at = timezone.now()
-    _record(comment, actor, "leads.comment.deleted")
+    record(comment, actor, "leads.comment.deleted")
     comment.save(update_fields=["is_deleted", "deleted_at"])
     return comment
 
@@ -420,6 +438,9 @@ def activity_log(
         errors["kind"] = [f"Choose one of {', '.join(INTERACTIONS)}."]
     if not (subject or "").strip() and not (notes or "").strip():
         errors["subject"] = ["Give a subject or notes."]
+    outcome = (outcome or "").strip()
+    if outcome and outcome not in ActivityOutcome.values:
+        errors["outcome"] = [f"Choose one of {', '.join(ActivityOutcome.values)}."]
     occurred_at = occurred_at or timezone.now()
     if occurred_at > timezone.now() + timedelta(minutes=5):
         errors["occurred_at"] = ["An interaction that already happened cannot be in the future."]
@@ -432,7 +453,7 @@ def activity_log(
         kind=kind,
         subject=subject.strip()[:200],
         notes=notes.strip(),
-        outcome=outcome.strip()[:100],
+        outcome=outcome,
         owner=actor,
         occurred_at=occurred_at,
     )
@@ -441,4 +462,5 @@ def activity_log(
     fields = _touch(lead, actor, max(occurred_at, lead.last_activity_at or occurred_at))
     lead.save_without_historical_record(update_fields=fields)
     scoring.lead_rescore(lead=lead, actor=actor)  # calls and meetings earn engagement points
+    hooks.activity_logged.send(sender=Lead, activity=activity, lead=lead)
     return activity

@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, Q
 
+from crm.history import record
 from crm.models import Company, Membership, Role
 from crm.permissions import permissions_for
 from leads.models import (
@@ -53,12 +54,6 @@ def _check_actor(actor: Membership | None, company: Company, permission: str) ->
         return
     if actor.company_id != company.pk or not actor.is_active or permission not in permissions_for(actor.role):
         raise PermissionDenied
-
-
-def _record(instance, actor: Membership | None, reason: str) -> None:
-    instance._change_reason = reason
-    if actor is not None:  # without an actor, simple-history falls back to the request's user
-        instance._history_user = actor.user
 
 
 def _take(data: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -118,7 +113,7 @@ def _unset_other_initials(status: LeadStatus, actor: Membership | None) -> None:
     previous = LeadStatus.objects.select_for_update().filter(company_id=status.company_id, is_initial=True)
     for other in previous.exclude(pk=status.pk):
         other.is_initial = False
-        _record(other, actor, "leads.status.changed")
+        record(other, actor, "leads.status.changed")
         other.save(update_fields=["is_initial"])
 
 
@@ -130,7 +125,7 @@ def _save_status(status: LeadStatus, before: LeadStatus | None, actor: Membershi
     _full_clean(status, _status_errors(status, before))
     if status.is_initial:
         _unset_other_initials(status, actor)
-    _record(status, actor, reason)
+    record(status, actor, reason)
     status.save()
     return status
 
@@ -177,7 +172,7 @@ def status_retire(*, actor: Membership | None, status: LeadStatus) -> LeadStatus
     if status.key == CONVERTED:
         raise ValidationError({"is_active": "Converted is needed to convert leads and cannot be retired."})
     status.is_active = False
-    _record(status, actor, "leads.status.retired")
+    record(status, actor, "leads.status.retired")
     status.save(update_fields=["is_active"])
     return status
 
@@ -189,7 +184,7 @@ def status_unretire(*, actor: Membership | None, status: LeadStatus) -> LeadStat
     if status.is_active:
         raise ValidationError({"is_active": f"Status '{status.name}' is not retired."})
     status.is_active = True
-    _record(status, actor, "leads.status.unretired")
+    record(status, actor, "leads.status.unretired")
     status.save(update_fields=["is_active"])
     return status
 
@@ -219,7 +214,7 @@ def status_delete(*, actor: Membership | None, status: LeadStatus) -> None:
     blocker = status_delete_blocker(status)
     if blocker:
         raise ValidationError({"__all__": blocker})
-    _record(status, actor, "leads.status.deleted")
+    record(status, actor, "leads.status.deleted")
     try:
         with transaction.atomic():
             status.delete()
@@ -319,7 +314,7 @@ def _save_campaign(campaign: Campaign, actor: Membership | None, reason: str) ->
     if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
         errors["ends_on"] = ["The end date cannot be before the start date."]
     _full_clean(campaign, errors)
-    _record(campaign, actor, reason)
+    record(campaign, actor, reason)
     campaign.save()
     return campaign
 

@@ -110,7 +110,7 @@ def _activity_entries(activities, leads_by_id: dict[int, Lead]) -> list[Entry]:
         kind = "system" if activity.kind == ActivityKind.SYSTEM else "interaction"
         title = activity.subject if kind == "system" else f"logged a {activity.get_kind_display().lower()}"
         entry = Entry(kind, activity.occurred_at, who, title, lead=leads_by_id.get(activity.object_id),
-                      body=activity.notes, note=activity.outcome, obj=activity)  # fmt: skip
+                      body=activity.notes, note=activity.get_outcome_display(), obj=activity)  # fmt: skip
         entries.append(entry)
     return entries
 

@@ -397,7 +397,7 @@ def _job(request, job_id: int) -> BulkJob:
 @tenant_view("leads.bulk")
 def bulk_job_detail(request, company_slug, bulk_job_id):
     job = _job(request, bulk_job_id)
-    context = {"job": job, "progress": bulk.job_progress(job), "operation_label": bulk.OPERATIONS.get(job.operation)}
+    context = {"job": job, "progress": bulk.job_progress(job), "operation_label": bulk.operation_label(job.operation)}
     template = "leads/partials/bulk_progress.html" if _is_htmx(request) else "leads/bulkjob_detail.html"
     return render(request, template, context)
 

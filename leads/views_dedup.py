@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from crm.http import safe_next
 from crm.permissions import tenant_view
 from leads import dedup, merge
 from leads.forms_dedup import DuplicateRuleForm, MergeForm, MergeSelectionForm, add_service_errors
@@ -105,7 +106,7 @@ def dismiss(request, company_slug, candidate_id):
         messages.success(
             request, f"#{candidate.lead_a_id} and #{candidate.lead_b_id} marked not duplicates: never proposed again."
         )
-    return redirect(request.POST.get("next") or _url(request, "queue"))
+    return redirect(safe_next(request, _url(request, "queue")))
 
 
 # --- merge --------------------------------------------------------------------------------------

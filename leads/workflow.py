@@ -4,6 +4,7 @@ every door (UI, API, admin, bulk, import) uses to move a lead."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from crm.models import Company, Membership, Role
 from leads.models import Lead, LeadStatus, StatusCategory, StatusTransition
@@ -66,6 +67,16 @@ def statuses_create_defaults(company: Company) -> None:
     )
 
 
+# A won, terminal status ("converted") is reached only by running the conversion
+# (``accounts.conversion.lead_convert``), never by a plain status change on any door.
+CONVERSION_TARGET = Q(category=StatusCategory.WON, is_terminal=True)  # ``is_conversion_target`` as a query
+CONVERT_INSTEAD = "{status} is reached by converting the lead: use Convert (on its page, in bulk or in the API)."
+
+
+def is_conversion_target(status: LeadStatus) -> bool:
+    return status.category == StatusCategory.WON and status.is_terminal
+
+
 def initial_status(company_id: int) -> LeadStatus:
     status = LeadStatus.objects.filter(company_id=company_id, is_initial=True, is_active=True).first()
     if status is None:
@@ -73,8 +84,11 @@ def initial_status(company_id: int) -> LeadStatus:
     return status
 
 
-def check_transition(*, lead: Lead, to_status: LeadStatus, actor: Membership, note: str) -> StatusTransition:
-    """The rule that allows this move, or a ValidationError naming why it is refused."""
+def check_transition(
+    *, lead: Lead, to_status: LeadStatus, actor: Membership, note: str, conversion: bool = False
+) -> StatusTransition:
+    """The rule that allows this move, or a ValidationError naming why it is refused. A move to a
+    conversion target is refused unless the conversion service makes it (``conversion=True``)."""
     current = lead.status
     if to_status.company_id != lead.company_id:
         raise ValidationError({"status": "Choose a status of this company."})
@@ -87,6 +101,8 @@ def check_transition(*, lead: Lead, to_status: LeadStatus, actor: Membership, no
     rule = StatusTransition.objects.filter(from_status=current, to_status=to_status).first()
     if rule is None:
         raise ValidationError({"status": f"A lead cannot move from {current.name} to {to_status.name}."})
+    if is_conversion_target(to_status) and not conversion:
+        raise ValidationError({"status": CONVERT_INSTEAD.format(status=to_status.name)})
     if not rule.allows(actor.role):
         role = actor.get_role_display()
         raise ValidationError(

@@ -1,15 +1,23 @@
 """Settings shared by every environment. Values that differ between machines come from the
 environment through ``crm.env`` and fail loudly when malformed."""
 
+from datetime import timedelta
 from pathlib import Path
 
-from crm.env import database_from_url, env_bool, env_int, env_list, env_str, q_cluster
+from csp.constants import NONE, SELF
+
+from crm.env import database_from_url, env_bool, env_int, env_list, env_rate, env_str, env_url, q_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+# Where users open the CRM: emails (written by workers, with no request at hand) link to SITE_URL + path.
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
+# How many reverse proxies in front of the app append to X-Forwarded-For: the client address used by
+# login lockouts and API throttles is the one the outermost of them saw. 0: REMOTE_ADDR.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -26,6 +34,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
+    "csp",
     "crm",
     "leads",
     "accounts",
@@ -34,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -44,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "crm.middleware.TenantMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -69,6 +82,10 @@ DATABASES = {"default": database_from_url(env_str("DATABASE_URL", "sqlite:///db.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "crm.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -97,6 +114,8 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
+# A sequence email claimed longer ago than this and never recorded is marked "unknown" (never re-sent).
+NURTURING_STALE_CLAIM_MINUTES = env_int("NURTURING_STALE_CLAIM_MINUTES", 15)
 
 REDIS_URL = env_str("REDIS_URL")
 # The cache carries live progress of long jobs between worker and web processes: Redis when
@@ -113,6 +132,42 @@ CACHES = {
 }
 Q_CLUSTER = q_cluster(REDIS_URL)
 
+# --- Login throttling (django-axes) --------------------------------------------------------------
+# LOGIN_FAILURE_LIMIT wrong passwords for one email, or from one address, lock both out for
+# LOGIN_LOCKOUT_MINUTES, counted from the last failure; the login page says how long is left.
+# Both login pages (the app's and the admin's) go through it; a password reset lifts the lock
+# on that email (the address lock stays).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_FORM_FIELD = "username"  # the login forms post the email as "username"
+AXES_USERNAME_CALLABLE = "crm.security.login_username"
+AXES_CLIENT_IP_CALLABLE = "crm.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "crm.security.lockout_response"
+# Attempts made while locked out do not restart the clock, so the minutes shown are the truth.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HTTP_RESPONSE_CODE = 429
+# Password-reset requests: per address and per email (DRF's throttle history, in the cache).
+PASSWORD_RESET_RATE = env_rate("PASSWORD_RESET_RATE", "5/hour")
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------------
+# Everything is served from here (static/ holds the vendored htmx, Pico CSS and Swagger UI); no
+# inline script or style anywhere. data: images are the SVG icons inside Pico's and Swagger UI's CSS.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -121,6 +176,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Per token (each user has one) and per address for anonymous calls; 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["crm.throttling.UserRateThrottle", "crm.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_rate("API_RATE_USER", "600/minute"),
+        "anon": env_rate("API_RATE_ANON", "60/minute"),
+    },
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
@@ -137,6 +199,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI is vendored (static/vendor/swagger-ui): the docs page works with no network.
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
+    # Choice sets that several schemas share get one name instead of a hash-suffixed guess.
+    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": "leads.models.ExportFormat"},
 }
 
 SESSION_COOKIE_HTTPONLY = True
@@ -145,9 +209,18 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# A 403 or 404 is a client's mistake: django.request logs one line for it, never a traceback.
+# crm.security logs lockouts and refused password resets (WARNING); axes itself only its warnings.
+LOG_FILTERS = {"client_errors_without_traceback": {"()": "crm.logs.ClientErrorsWithoutTraceback"}}
+LOG_LOGGERS = {
+    "django.request": {"filters": ["client_errors_without_traceback"]},
+    "axes": {"level": "WARNING"},
+}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": LOG_FILTERS,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": LOG_LOGGERS,
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -17,10 +17,27 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
-LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": LOG_FILTERS,  # noqa: F405
+    "loggers": LOG_LOGGERS,  # noqa: F405
+    "root": {"level": "WARNING"},
+}
 
 # SQLite tests use a per-process file (not :memory:) so that threads and django-q2 worker processes
 # in concurrency tests share the test database; PostgreSQL is unaffected.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"crm-test-{os.getpid()}.sqlite3")}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+SITE_URL = "http://testserver"
+# The test client's login() calls authenticate() without a request, which axes refuses; this
+# backend lets those through unthrottled. Logins through the pages are throttled as in production.
+AUTHENTICATION_BACKENDS = ["crm.testing.auth.RequestOptionalAxesBackend", "django.contrib.auth.backends.ModelBackend"]
+# High enough that no test is throttled by accident; throttling tests lower them.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"},
+}
+PASSWORD_RESET_RATE = "100000/minute"  # noqa: S105 — a rate, not a password

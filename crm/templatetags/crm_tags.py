@@ -1,5 +1,7 @@
 from django import template
 
+from crm import worker as crm_worker
+
 register = template.Library()
 
 
@@ -16,3 +18,9 @@ def duration(seconds) -> str:
     parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
     text = " ".join(p for p in parts if p)
     return text or "< 1 min"
+
+
+@register.simple_tag
+def worker_status():
+    """Whether a background worker is up (see ``crm.worker``), for pages that queue work."""
+    return crm_worker.worker_status()

@@ -40,6 +40,7 @@ from leads.assignment.services import (
     member_assignment_update,
     pool_assign,
     pool_leads,
+    receiver_check,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "lead_release",
     "leads_assign_many",
     "member_assignment_update",
+    "receiver_check",
     "notify_assignments",
     "open_leads",
     "open_loads",

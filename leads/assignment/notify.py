@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.http import absolute_url
 from crm.models import Notification
 from leads.models import LeadAssignment
 
@@ -104,7 +105,6 @@ def _notify_owner(rows: list[LeadAssignment]) -> None:
         text = f"{by} assigned you {len(rows)} leads"
         url = reverse("leads:assignment:queue", kwargs={"company_slug": company.slug})
     Notification.objects.create(company=company, recipient=owner, verb=VERB, text=text[:300], url=url)
-    base = getattr(settings, "CRM_BASE_URL", "").rstrip("/")
     body = render_to_string(
         "leads/assignment/emails/assigned.txt",
         {
@@ -112,8 +112,8 @@ def _notify_owner(rows: list[LeadAssignment]) -> None:
             "company": company,
             "rows": rows[:EMAIL_LIST_LIMIT],
             "more": max(0, len(rows) - EMAIL_LIST_LIMIT),
-            "base": base,
-            "queue_url": base + reverse("leads:assignment:queue", kwargs={"company_slug": company.slug}),
+            "site_url": settings.SITE_URL.rstrip("/"),
+            "queue_url": absolute_url(reverse("leads:assignment:queue", kwargs={"company_slug": company.slug})),
         },
     )
     try:

@@ -54,7 +54,7 @@ def queue_owner(viewer: Membership, member_id) -> Membership | None:
     """Whose queue ``viewer`` may open: their own, or (managers, admins) a visible member's."""
     if member_id in (None, "", str(viewer.pk), viewer.pk):
         return viewer
-    if not str(member_id).isdigit():
+    if not str(member_id).isdecimal():
         return None
     return memberships_visible_to(viewer).select_related("user").filter(pk=member_id).first()
 

@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from crm.history import record
+from crm.ids import is_valid_id
 from crm.models import Company, Membership
 from crm.permissions import permissions_for
 from leads.models import AssignmentRule, AssignmentRuleMember, AssignmentStrategy, CustomField
@@ -23,12 +25,6 @@ def _check_actor(actor: Membership | None, company: Company) -> None:
         return
     if actor.company_id != company.pk or not actor.is_active or "rules.manage" not in permissions_for(actor.role):
         raise PermissionDenied
-
-
-def _record(rule: AssignmentRule, actor: Membership | None, reason: str) -> None:
-    rule._change_reason = reason
-    if actor is not None:
-        rule._history_user = actor.user
 
 
 def _clean_conditions(raw: Any, custom_keys: set[str]) -> list[dict]:
@@ -58,7 +54,7 @@ def _clean_members(raw: Any, company: Company, strategy: str) -> list[tuple[Memb
         raise ValidationError({"members": "Add at least one member who may receive the leads."})
     ids = [getattr(item.get("membership"), "pk", item.get("membership")) if isinstance(item, dict) else None
            for item in raw]  # fmt: skip
-    members = {m.pk: m for m in Membership.objects.filter(company=company, pk__in=[i for i in ids if i])}
+    members = {m.pk: m for m in Membership.objects.filter(company=company, pk__in=[i for i in ids if is_valid_id(i)])}
     cleaned, errors, seen = [], [], set()
     for number, (item, member_id) in enumerate(zip(raw, ids, strict=True), start=1):
         member = members.get(member_id) if str(member_id).isdigit() else None
@@ -125,7 +121,7 @@ def _save(rule: AssignmentRule, members, actor, reason: str) -> AssignmentRule:
         current = [(s.membership, s.weight) for s in rule.members.select_related("membership")]
         if rule.strategy == AssignmentStrategy.FIXED and len(current) != 1:
             raise ValidationError({"members": "A fixed-member rule sends every lead to exactly one member."})
-    _record(rule, actor, reason)
+    record(rule, actor, reason)
     try:
         with transaction.atomic():
             rule.save()
@@ -161,7 +157,7 @@ def assignment_rule_update(*, actor: Membership | None, rule: AssignmentRule, da
 @transaction.atomic
 def assignment_rule_delete(*, actor: Membership | None, rule: AssignmentRule) -> None:
     _check_actor(actor, rule.company)
-    _record(rule, actor, "leads.assignment_rule.deleted")
+    record(rule, actor, "leads.assignment_rule.deleted")
     rule.delete()
 
 
@@ -181,6 +177,6 @@ def assignment_rule_move(*, actor: Membership | None, rule: AssignmentRule, dire
     for position, item in enumerate(rules):
         if item.order != (position + 1) * 10:
             item.order = (position + 1) * 10
-            _record(item, actor, "leads.assignment_rule.moved")
+            record(item, actor, "leads.assignment_rule.moved")
             item.save(update_fields=["order", "updated_at"])
     return rules[other]

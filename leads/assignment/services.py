@@ -18,6 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from crm.history import bulk_history_kwargs, record
+from crm.ids import is_valid_id
 from crm.models import Company, Membership, Role
 from crm.queries import team_member_ids
 from leads import scoring
@@ -42,11 +44,6 @@ HELD = "This lead is held for spam review: a manager has to clear it first."
 def change_reason(action: str, why: str = "") -> str:
     text = f"{action}: {why}" if why else action
     return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
-
-
-def _record(lead: Lead, actor: Membership | None, reason: str) -> None:
-    lead._change_reason = reason
-    lead._history_user = actor.user if actor is not None else None
 
 
 def _log(lead, kind, *, owner, previous, actor, reason, rule=None, strategy="", at=None) -> LeadAssignment:
@@ -201,13 +198,13 @@ def _apply(engine: Engine, placements: list[Placement], *, actor, kind, log_pool
     placed = [p for p in placements if p.owner is not None]
     for placement in placed:
         _give(placement.lead, placement.owner, now)
-        _record(placement.lead, actor, change_reason(ASSIGNED, placement.reason))
+        record(placement.lead, actor, change_reason(ASSIGNED, placement.reason))
     if len(placed) == 1:
         placed[0].lead.save(update_fields=OWNER_FIELDS)
     elif placed:
         bulk_update_with_history(
             [p.lead for p in placed], Lead, OWNER_FIELDS, batch_size=500,
-            default_user=actor.user if actor else None, default_change_reason=ASSIGNED,
+            **bulk_history_kwargs(Lead, actor, ASSIGNED),
         )  # fmt: skip
     engine.save_cursors()
     log = [
@@ -247,7 +244,7 @@ def _locked_owner(owner: Membership | int, company_id: int) -> Membership:
         .select_related("user")
         .filter(pk=pk, company_id=company_id)
         .first()
-        if str(pk).isdigit()
+        if is_valid_id(pk)
         else None
     )
     if found is None:
@@ -267,6 +264,14 @@ def _check_receiver(actor: Membership, owner: Membership, *, adding: int, allow_
     if not allow_over_capacity and load + adding > owner.capacity:
         message = AT_CAPACITY if adding <= 1 else WOULD_EXCEED
         raise ValidationError({"owner": message.format(name=name, load=load, capacity=owner.capacity, count=adding)})
+
+
+def receiver_check(*, actor: Membership, owner: Membership, adding: int = 1) -> None:
+    """The checks ``lead_assign`` makes, for doors that name an owner directly (a new lead from the
+    form, the API or the admin): only managers (within their team) and admins assign, and never to
+    an inactive, unavailable or full member."""
+    _check_assigner(actor, owner.company_id)
+    _check_receiver(actor, owner, adding=adding, allow_over_capacity=False)
 
 
 def _locked_lead(lead: Lead | int) -> Lead:
@@ -300,7 +305,7 @@ def lead_assign(
     previous = lead.owner_id
     now = timezone.now()
     _give(lead, owner, now)
-    _record(lead, actor, change_reason(ASSIGNED, why))
+    record(lead, actor, change_reason(ASSIGNED, why))
     lead.save(update_fields=OWNER_FIELDS)
     entry = _log(lead, AssignmentKind.MANUAL, owner=owner, previous=previous, actor=actor, reason=why, at=now)
     entry.save()
@@ -346,10 +351,11 @@ def leads_assign_many(
         log.append(_log(lead, AssignmentKind.MANUAL, owner=owner, previous=lead.owner_id, actor=actor, reason=why,
                         at=now))  # fmt: skip
         _give(lead, owner, now)
-        _record(lead, actor, change_reason(ASSIGNED, why))
+        record(lead, actor, change_reason(ASSIGNED, why))
     if moving:
-        bulk_update_with_history(moving, Lead, OWNER_FIELDS, batch_size=500, default_user=actor.user,
-                                 default_change_reason=ASSIGNED)  # fmt: skip
+        bulk_update_with_history(
+            moving, Lead, OWNER_FIELDS, batch_size=500, **bulk_history_kwargs(Lead, actor, ASSIGNED)
+        )
         LeadAssignment.objects.bulk_create(log, batch_size=500)
         notify.queue([entry.pk for entry in log])
     return len(moving)
@@ -379,7 +385,7 @@ def lead_claim(*, actor: Membership, lead: Lead) -> Lead:
         )
     now = timezone.now()
     _give(lead, actor, now)
-    _record(lead, actor, CLAIMED)
+    record(lead, actor, CLAIMED)
     lead.save(update_fields=OWNER_FIELDS)
     _log(lead, AssignmentKind.CLAIM, owner=actor, previous=None, actor=actor, reason=f"Claimed from the pool by "
          f"{actor.display_name}.", at=now).save()  # fmt: skip
@@ -401,7 +407,7 @@ def lead_release(*, actor: Membership, lead: Lead, reason: str = "") -> Lead:
     why = f"{why}: {reason.strip()}" if (reason or "").strip() else why + "."
     now = timezone.now()
     _give(lead, None, now)
-    _record(lead, actor, RELEASED)
+    record(lead, actor, RELEASED)
     lead.save(update_fields=OWNER_FIELDS)
     _log(lead, AssignmentKind.RELEASE, owner=None, previous=previous.pk, actor=actor, reason=why, at=now).save()
     return lead
@@ -424,7 +430,7 @@ def lead_clear_spam(*, actor: Membership, lead: Lead) -> Lead:
               "by": actor.pk, "at": timezone.now().isoformat()}  # fmt: skip
     lead.score_breakdown = [e for e in lead.score_breakdown or [] if e.get("kind") != "hold"] + [marker]
     scoring.apply_scores(lead)
-    _record(lead, actor, "leads.lead.spam_cleared")
+    record(lead, actor, "leads.lead.spam_cleared")
     lead.save(update_fields=[*scoring.SCORE_FIELDS, "updated_at"])
     if lead.owner_id is None:
         assign_on_create(lead, actor=actor)
@@ -457,7 +463,6 @@ def member_assignment_update(*, actor: Membership, member: Membership, data: dic
             setattr(member, name, data[name])
     member.territory = (member.territory or "").strip()
     member.full_clean()
-    member._change_reason = "crm.membership.assignment_changed"
-    member._history_user = actor.user
+    record(member, actor, "crm.membership.assignment_changed")
     member.save(update_fields=list(MEMBER_FIELDS))
     return member

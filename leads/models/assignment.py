@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from crm.history import TrackedHistory
 from crm.models import Company, Membership
 
 __all__ = [
@@ -56,7 +56,7 @@ class LeadSettings(models.Model):
     # compare it to know when to reload.
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = TrackedHistory()
 
     class Meta:
         verbose_name = "lead settings"
@@ -83,7 +83,7 @@ class ScoringRule(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = TrackedHistory()
 
     class Meta:
         ordering = ["order", "id"]
@@ -125,7 +125,7 @@ class AssignmentRule(models.Model):
     cursor = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["cursor", "updated_at"])
+    history = TrackedHistory(excluded_fields=["cursor", "updated_at"])
 
     class Meta:
         ordering = ["order", "id"]

@@ -7,19 +7,9 @@ from django.contrib.contenttypes.fields import GenericRelation
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from crm.history import TrackedHistory
 from crm.models import Company, Membership
-
-
-class RequestMetaHistory(models.Model):
-    """Historical rows that also remember where the change came from."""
-
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        abstract = True
 
 
 class Campaign(models.Model):
@@ -31,7 +21,7 @@ class Campaign(models.Model):
     ends_on = models.DateField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = TrackedHistory()
 
     class Meta:
         ordering = ["name"]
@@ -89,7 +79,7 @@ class LeadStatus(models.Model):
     is_initial = models.BooleanField(default=False, help_text="New leads start here.")
     is_terminal = models.BooleanField(default=False, help_text="No transition leaves this status.")
     is_active = models.BooleanField(default=True, help_text="Retired statuses are kept for history only.")
-    history = HistoricalRecords()
+    history = TrackedHistory()
 
     class Meta:
         ordering = ["order", "id"]
@@ -213,7 +203,7 @@ class Lead(models.Model):
     converted_at = models.DateTimeField(null=True, blank=True)
 
     activities = GenericRelation("crm.Activity", related_query_name="lead")
-    history = HistoricalRecords(bases=[RequestMetaHistory], excluded_fields=["updated_at"])
+    history = TrackedHistory(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -269,7 +259,7 @@ class LeadComment(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     is_deleted = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    history = TrackedHistory()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -7,8 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from crm.history import RequestMetaFields, TrackedHistory
 from crm.models import Company, Membership
 from leads.models.core import Lead
 
@@ -44,7 +44,7 @@ class DuplicateRule(models.Model):
         default=list, blank=True, help_text="More free-mail domains, besides the built-in list."
     )
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = TrackedHistory()
 
     class Meta:
         verbose_name = "duplicate rule"
@@ -104,7 +104,7 @@ class DuplicateCandidate(models.Model):
         return " · ".join(reason["label"] for reason in self.reasons)
 
 
-class MergeRecord(models.Model):
+class MergeRecord(RequestMetaFields):
     """One merge: who merged which leads into which survivor, and everything needed to undo it.
 
     ``survivor_before`` / ``survivor_after`` are the survivor's field values around the merge
@@ -122,6 +122,10 @@ class MergeRecord(models.Model):
     loser_snapshots = models.JSONField(default=dict)
     moves = models.JSONField(default=list)
     candidates = models.JSONField(default=list)
+    queue_before = models.JSONField(
+        default=dict, blank=True, help_text="The review queue's pairs the merge changed, as they were (for undo)."
+    )
+    queue_created = models.JSONField(default=list, blank=True, help_text="Review-queue pairs the merge created.")
     warnings = models.JSONField(default=list)
     merged_by = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     merged_at = models.DateTimeField(default=timezone.now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from crm.history import RequestMetaFields
 from crm.models import Company, Membership
 
 __all__ = ["BulkJob", "BulkJobStatus", "ListPreference", "SavedFilter", "Visibility"]
@@ -54,7 +55,7 @@ class BulkJobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class BulkJob(models.Model):
+class BulkJob(RequestMetaFields):
     """One bulk operation over many leads: all-or-nothing, run inline or by a django-q2 worker."""
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="bulk_jobs")

@@ -7,8 +7,8 @@ import datetime as dt
 
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from crm.history import RequestMetaFields, TrackedHistory
 from crm.models import Company, Membership
 
 __all__ = [
@@ -58,7 +58,7 @@ def _export_path(run: ExportRun, filename: str) -> str:
     return f"exports/{run.company_id}/{timezone.now():%Y/%m}/{filename}"
 
 
-class ImportJob(models.Model):
+class ImportJob(RequestMetaFields):
     """One file imported into one company: who, when, the file, the options, the outcome.
 
     ``mapping`` lists, per file column (by position), the lead field it fills ("" = ignored).
@@ -72,8 +72,6 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
 
     file = models.FileField(upload_to=_import_path, max_length=300)
     file_name = models.CharField(max_length=255)
@@ -154,7 +152,7 @@ class ExportTemplate(models.Model):
     created_by = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = TrackedHistory(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["name", "id"]
@@ -191,7 +189,7 @@ class ScheduledExport(models.Model):
     schedule_id = models.PositiveIntegerField(null=True, blank=True, help_text="The django-q2 Schedule row.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["last_run_at", "schedule_id"])
+    history = TrackedHistory(excluded_fields=["last_run_at", "schedule_id"])
 
     class Meta:
         ordering = ["name", "id"]
@@ -209,7 +207,7 @@ class ExportRunStatus(models.TextChoices):
     STREAMED = "streamed", "Downloaded directly"
 
 
-class ExportRun(models.Model):
+class ExportRun(RequestMetaFields):
     """One export: streamed straight to a browser (recorded, no file) or written to a stored file
     (scheduled and API exports), downloadable by permitted members from the exports page."""
 

@@ -16,8 +16,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from crm.history import record
 from crm.models import Activity, ActivityKind, Company, Membership
 from crm.permissions import permissions_for
+from leads import hooks
 from leads.models import CustomField, EngagementEvent, EngagementKind, Lead, LeadSettings, ScoringRule
 from leads.scoring.engine import forget, scorer_for, settings_for
 from leads.scoring.rules import clean_condition
@@ -28,12 +30,6 @@ def _check_actor(actor: Membership | None, company: Company) -> None:
         return
     if actor.company_id != company.pk or not actor.is_active or "rules.manage" not in permissions_for(actor.role):
         raise PermissionDenied
-
-
-def _record(instance, actor: Membership | None, reason: str) -> None:
-    instance._change_reason = reason
-    if actor is not None:
-        instance._history_user = actor.user
 
 
 def _changed(company: Company) -> None:
@@ -66,7 +62,7 @@ def lead_settings_update(*, actor: Membership | None, company: Company, data: di
     settings.full_clean(exclude=["company"])
     if settings.warm_threshold > settings.hot_threshold:
         raise ValidationError({"warm_threshold": "The warm threshold cannot be above the hot threshold."})
-    _record(settings, actor, "leads.settings.changed")
+    record(settings, actor, "leads.settings.changed")
     settings.save()
     _changed(company)
     return settings
@@ -103,7 +99,7 @@ def scoring_rule_create(*, actor: Membership | None, company: Company, data: dic
         last = ScoringRule.objects.filter(company=company).order_by("-order").values_list("order", flat=True).first()
         data["order"] = (last or 0) + 10
     rule = _validated_rule(ScoringRule(company=company), data)
-    _record(rule, actor, "leads.scoring_rule.created")
+    record(rule, actor, "leads.scoring_rule.created")
     rule.save()
     _changed(company)
     return rule
@@ -113,7 +109,7 @@ def scoring_rule_create(*, actor: Membership | None, company: Company, data: dic
 def scoring_rule_update(*, actor: Membership | None, rule: ScoringRule, data: dict[str, Any]) -> ScoringRule:
     _check_actor(actor, rule.company)
     rule = _validated_rule(ScoringRule.objects.select_for_update().get(pk=rule.pk), data)
-    _record(rule, actor, "leads.scoring_rule.changed")
+    record(rule, actor, "leads.scoring_rule.changed")
     rule.save()
     _changed(rule.company)
     return rule
@@ -123,7 +119,7 @@ def scoring_rule_update(*, actor: Membership | None, rule: ScoringRule, data: di
 def scoring_rule_delete(*, actor: Membership | None, rule: ScoringRule) -> None:
     company = rule.company
     _check_actor(actor, company)
-    _record(rule, actor, "leads.scoring_rule.deleted")
+    record(rule, actor, "leads.scoring_rule.deleted")
     rule.delete()
     _changed(company)
 
@@ -162,14 +158,17 @@ SCORE_FIELDS = ("score", "score_breakdown", "priority", "spam_score", "validatio
 
 
 @transaction.atomic
-def lead_rescore(*, lead: Lead, actor: Membership | None = None) -> Lead:
-    """Rescore one lead from its fields and its engagement (call after logging an interaction)."""
-    lead = Lead.objects.select_for_update().select_related("company").get(pk=lead.pk)
+def lead_rescore(*, lead: Lead, actor: Membership | None = None, reason: str = "leads.lead.rescored") -> Lead:
+    """Rescore one lead from its fields and its engagement (call after logging an interaction;
+    ``reason`` names the action the new score is part of, such as a merge)."""
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("company").get(pk=lead.pk)
     before = tuple(getattr(lead, name) for name in SCORE_FIELDS)
     scorer_for(lead.company)(lead, engagement=engagement_of([lead.pk]).get(lead.pk, {}))
     if tuple(getattr(lead, name) for name in SCORE_FIELDS) != before:
-        _record(lead, actor, "leads.lead.rescored")
+        record(lead, actor, reason)
         lead.save(update_fields=[*SCORE_FIELDS, "updated_at"])
+    if lead.score != before[0]:
+        hooks.lead_score_changed.send(sender=Lead, lead=lead, old_score=before[0], new_score=lead.score)
     return lead
 
 

@@ -7,7 +7,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.models import Membership
 from crm.testing.factories import UserFactory
 from leads.models import Campaign, CustomField, Lead, LeadStatus, StatusChange, StatusTransition
 from leads.services import lead_transition
@@ -101,13 +100,13 @@ def test_superusers_see_every_lead(client, superuser, leads):
     assert changelist_ids(response) == sorted(lead.pk for lead in leads.values())
 
 
-def test_a_lead_outside_the_managers_team_cannot_be_opened(cast, client_for, leads):
+def test_a_lead_outside_the_managers_team_is_not_found(cast, client_for, leads):
     client = client_for(cast.a.manager)
     for lead in (leads[("alpha", "sdr2")], leads[("bravo", "sdr1")]):
-        response = client.get(reverse("admin:leads_lead_change", args=[lead.pk]))
-        assert response.status_code == 302
-        assert response["Location"] == reverse("admin:index")
-        assert client.get(reverse("admin:leads_lead_history", args=[lead.pk])).status_code == 403
+        for page in ("change", "history", "delete"):
+            response = client.get(reverse(f"admin:leads_lead_{page}", args=[lead.pk]))
+            assert response.status_code == 404
+            assert lead.email.encode() not in response.content
 
 
 def test_the_status_filter_offers_only_statuses_of_visible_leads(cast, client_for, leads):
@@ -135,7 +134,7 @@ def test_lead_foreign_key_choices_are_limited_to_the_leads_company(cast, client_
     form = admin_form(response)
     assert set(form.fields["status"].queryset) == set(LeadStatus.objects.filter(company=cast.a.company))
     assert set(form.fields["campaign"].queryset) == set(Campaign.objects.filter(company=cast.a.company))
-    assert set(form.fields["owner"].queryset) == set(Membership.objects.filter(company=cast.a.company))
+    assert set(form.fields["owner"].queryset) == {cast.a.manager, cast.a.sdr1}  # the manager's team only
 
 
 def test_the_add_form_offers_only_your_companies(cast, client_for):
@@ -232,6 +231,58 @@ def test_a_lead_added_in_the_admin_is_created_by_the_service(cast, client_for):
     assert list(StatusChange.objects.filter(lead=lead).values_list("to_status__key", flat=True)) == ["new"]
 
 
+def new_lead_data(cast, **overrides):
+    return {
+        "company": cast.a.company.pk,
+        "email": "owner@example.com",
+        "lead_source": "Admin",
+        "campaign": make_campaign(cast.a.company, "Admin").pk,
+        "stage": "awareness",
+        "custom_fields": "{}",
+        "profile_data": "{}",
+        **overrides,
+    }
+
+
+def test_a_manager_assigns_only_within_their_team_in_the_admin(cast, client_for, leads):
+    client = client_for(cast.a.manager)
+    form = admin_form(client.get(reverse("admin:leads_lead_add")))
+    assert set(form.fields["owner"].queryset) == {cast.a.manager, cast.a.sdr1}
+
+    response = client.post(reverse("admin:leads_lead_add"), new_lead_data(cast, owner=cast.a.sdr2.pk))
+    assert admin_form(response).errors == {
+        "owner": ["Select a valid choice. That choice is not one of the available choices."]
+    }
+    assert not Lead.objects.filter(email="owner@example.com").exists()
+
+    lead = leads[("alpha", "sdr1")]
+    url = reverse("admin:leads_lead_change", args=[lead.pk])
+    response = client.post(url, post_data(client.get(url), owner=cast.a.sdr2.pk))
+    assert admin_form(response).errors == {
+        "owner": ["Select a valid choice. That choice is not one of the available choices."]
+    }
+    lead.refresh_from_db()
+    assert lead.owner == cast.a.sdr1
+
+
+def test_an_owner_the_service_refuses_is_an_error_on_the_owner_field(cast, client_for, leads):
+    cast.a.sdr1.is_available = False  # on leave: the assignment service refuses them
+    cast.a.sdr1.save(update_fields=["is_available"])
+    refusal = ["Alpha SDR One is unavailable (on leave) and receives no new leads."]
+    client = client_for(cast.a.manager)
+
+    response = client.post(reverse("admin:leads_lead_add"), new_lead_data(cast, owner=cast.a.sdr1.pk))
+    assert (response.status_code, admin_form(response).errors) == (200, {"owner": refusal})
+    assert not Lead.objects.filter(email="owner@example.com").exists()
+
+    lead = leads[("alpha", "manager")]
+    url = reverse("admin:leads_lead_change", args=[lead.pk])
+    response = client.post(url, post_data(client.get(url), owner=cast.a.sdr1.pk, job_title="CTO"))
+    assert (response.status_code, admin_form(response).errors) == (200, {"owner": refusal})
+    lead.refresh_from_db()
+    assert (lead.owner, lead.job_title) == (cast.a.manager, "")
+
+
 def test_a_lead_cannot_be_added_with_another_companys_campaign(cast, client_for):
     data = {
         "company": cast.a.company.pk,
@@ -262,7 +313,8 @@ def test_leads_are_moved_to_the_trash_not_deleted(cast, client_for, leads):
     assert messages_of(response) == ["1 lead(s) moved to the trash."]
     lead.refresh_from_db()
     assert lead.is_deleted is True
-    assert client.get(reverse("admin:leads_lead_delete", args=[lead.pk])).status_code == 403
+    assert client.get(reverse("admin:leads_lead_delete", args=[lead.pk])).status_code == 404  # out of every list
+    assert client.get(reverse("admin:leads_lead_delete", args=[leads[("alpha", None)].pk])).status_code == 403
 
 
 # --- comments ------------------------------------------------------------------------------------
@@ -275,7 +327,7 @@ def test_a_manager_sees_comments_of_visible_leads_only(cast, client_for, leads):
     client = client_for(cast.a.manager)
     response = client.get(reverse("admin:leads_leadcomment_changelist"))
     assert changelist_ids(response) == [visible.pk]
-    assert client.get(reverse("admin:leads_leadcomment_history", args=[hidden.pk])).status_code == 403
+    assert client.get(reverse("admin:leads_leadcomment_history", args=[hidden.pk])).status_code == 404
 
 
 # --- configuration -------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ def test_put_accepts_a_lead_as_it_was_read(cast):
 
 
 def test_delete_is_a_soft_delete_that_a_manager_restores(cast):
-    lead = make_lead(cast.a.company)
+    lead = make_lead(cast.a.company, cast.a.sdr1, owner=cast.a.sdr1)
     sdr, manager = api_for(cast.a.sdr1), api_for(cast.a.manager)
 
     deleted = sdr.delete(url(cast.a.company, f"leads/{lead.pk}"))
@@ -575,7 +575,7 @@ def test_activities_are_logged_and_listed_latest_first(cast):
 
     call = client.post(
         url(cast.a.company, f"leads/{lead.pk}/activities"),
-        {"kind": "call", "subject": "Intro call", "outcome": "Interested", "occurred_at": "2025-01-05T10:00:00Z"},
+        {"kind": "call", "subject": "Intro call", "outcome": "positive", "occurred_at": "2025-01-05T10:00:00Z"},
         format="json",
     )
     note = client.post(
@@ -591,7 +591,7 @@ def test_activities_are_logged_and_listed_latest_first(cast):
         "event": "",
         "subject": "Intro call",
         "notes": "",
-        "outcome": "Interested",
+        "outcome": "positive",
         "owner": cast.a.sdr1.pk,
         "owner_name": "Alpha SDR One",
         "occurred_at": "2025-01-05T10:00:00Z",
@@ -606,13 +606,16 @@ def test_a_bad_activity_names_its_fields(cast):
     lead = make_lead(cast.a.company)
 
     response = api_for(cast.a.sdr1).post(
-        url(cast.a.company, f"leads/{lead.pk}/activities"), {"kind": "fax", "subject": ""}, format="json"
+        url(cast.a.company, f"leads/{lead.pk}/activities"),
+        {"kind": "fax", "subject": "", "outcome": "Interested"},
+        format="json",
     )
 
     assert response.status_code == 400
     assert response.json() == {
         "kind": ["Choose one of call, email, meeting, note, whatsapp."],
         "subject": ["Give a subject or notes."],
+        "outcome": ["Choose one of positive, negative, neutral, follow_up_required."],
     }
     assert Activity.objects.count() == 0
 
@@ -732,6 +735,7 @@ def test_statuses_transitions_and_campaigns_are_the_companys_own(cast):
         "category": "open",
         "is_initial": True,
         "is_terminal": False,
+        "is_active": True,
     }
     assert len(transitions) == 14
     assert {t["from_status"] for t in transitions} <= {s["id"] for s in statuses}

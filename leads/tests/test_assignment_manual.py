@@ -244,7 +244,7 @@ def test_the_owner_releases_a_lead_to_the_pool(cast):
 
 
 def test_an_sdr_cannot_release_someone_elses_lead(cast):
-    lead = make_lead(cast.a.company, cast.a.manager, owner=cast.a.sdr2)
+    lead = make_lead(cast.a.company, cast.a.admin, owner=cast.a.sdr2)
 
     with pytest.raises(PermissionDenied):
         assignment.lead_release(actor=cast.a.sdr1, lead=lead)

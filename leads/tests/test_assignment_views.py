@@ -57,7 +57,7 @@ def test_my_queue_is_ordered_by_priority_then_score_then_waiting_time(cast, clie
     hot = lead("Hot", lead_source="referral", authority_level="decision_maker", budget_range="1M", timeline="now")
     warm_low = lead("Warmlow", lead_source="google_ads", authority_level="influencer", timeline="90 days")
     warm_high = lead("Warmhigh", lead_source="referral", authority_level="influencer", timeline="90 days")
-    make_lead(cast.a.company, cast.a.manager, owner=cast.a.sdr2)  # someone else's
+    make_lead(cast.a.company, cast.a.admin, owner=cast.a.sdr2)  # someone else's
 
     response = client_for(cast.a.sdr1).get(url("queue", cast.a))
 

@@ -19,6 +19,7 @@ from leads.models import (
     StatusChange,
 )
 from leads.queries import leads_visible_to
+from leads.scoring.services import engagement_record
 from leads.testing.factories import make_comment, make_lead, status
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -69,10 +70,10 @@ def trio(cast):
     for lead in (survivor, copy, third):
         make_comment(lead, a.manager, f"About {lead.pk}")
         services.activity_log(actor=a.manager, lead=lead, kind="call", subject=f"Call {lead.pk}")
+    engagement_record(lead=third, kind="email_open", key="msg-1")
     reply = make_comment(copy, a.admin, "A reply", parent=LeadComment.objects.get(lead=copy))
     services.lead_transition(actor=a.admin, lead=copy, to_status=status(a.company, "contacted"))
     lead_assign(actor=a.admin, lead=copy, owner=a.sdr1)
-    EngagementEvent.objects.create(company=a.company, lead=third, kind="email_open", key="msg-1")
     other = make_lead(cast.b.company, cast.b.admin, first_name="Bravo", last_name="Lead")
     return {"survivor": survivor, "copy": copy, "third": third, "reply": reply, "other": other}
 
@@ -353,8 +354,9 @@ def test_an_unmerge_of_an_unknown_or_foreign_record_is_refused(cast, trio):
 
 
 def _convert(lead, actor):
-    for key in ("qualified", "converted"):  # the lead is contacted already
-        lead = services.lead_transition(actor=actor, lead=lead, to_status=status(lead.company, key))
+    for key in ("qualified", "converted"):  # the lead is contacted already; converted as the conversion does
+        lead = services.lead_transition(actor=actor, lead=lead, to_status=status(lead.company, key),
+                                        conversion=key == "converted")  # fmt: skip
     return lead
 
 
@@ -407,3 +409,37 @@ def test_merges_of_merges_show_the_first_leads_history_and_origin(cast, trio):
     ]
     engagement = EngagementEvent.objects.get()
     assert merge.moved_origins(survivor)[("leads.engagementevent", engagement.pk)] == third.pk
+
+
+def test_unmerge_takes_back_the_pair_the_merge_queued_with_a_third_lead(cast, trio):
+    """The survivor takes the merged lead's phone, which a lead outside the merge shares: the merge
+    queues that new pair for review, and undoing the merge takes exactly that pair back."""
+    outsider = services.lead_create(company=cast.a.company, actor=cast.a.admin, allow_duplicates=True,
+                                    data={"first_name": "Otto", "last_name": "Other", "phone": "+44 20 7946 0018",
+                                          "lead_source": "Website", "campaign": trio["survivor"].campaign_id})  # fmt: skip
+    before = database_rows()
+
+    record = merge.leads_merge(actor=cast.a.admin, survivor=trio["survivor"], others=[trio["copy"]])
+
+    new_pair = DuplicateCandidate.objects.get(pk__in=record.queue_created)
+    assert (new_pair.lead_a_id, new_pair.lead_b_id, new_pair.status) == (
+        trio["survivor"].pk, outsider.pk, CandidateStatus.PENDING,
+    )  # fmt: skip
+    merge.merge_undo(actor=cast.a.admin, record=record)
+    assert database_rows() == before
+
+
+def test_a_merge_rescores_the_survivor_with_the_engagement_it_received(cast, trio):
+    survivor, third = trio["survivor"], trio["third"]
+
+    def engagement(lead) -> dict[str, int]:
+        breakdown = Lead.objects.get(pk=lead.pk).score_breakdown
+        return {e["event"]: e["count"] for e in breakdown if e.get("kind") == "engagement"}
+
+    assert (engagement(survivor), engagement(third)) == ({"call": 1}, {"call": 1, "email_open": 1})
+    record = merge.leads_merge(actor=cast.a.admin, survivor=survivor, others=[third])
+
+    assert engagement(survivor) == {"call": 2, "email_open": 1}
+    assert Lead.objects.get(pk=survivor.pk).history.first().history_change_reason == "leads.lead.merged"
+    merge.merge_undo(actor=cast.a.admin, record=record)
+    assert (engagement(survivor), engagement(third)) == ({"call": 1}, {"call": 1, "email_open": 1})

@@ -144,8 +144,9 @@ def test_a_required_note_is_enforced(cast):
 
 def test_converted_is_final_and_irreversible(cast):
     lead = make_lead(cast.a.company, cast.a.admin)
-    for key in ("contacted", "qualified", "converted"):
-        lead = services.lead_transition(actor=cast.a.admin, lead=lead, to_status=status(cast.a.company, key))
+    for key in ("contacted", "qualified", "converted"):  # the conversion service makes the last move
+        lead = services.lead_transition(actor=cast.a.admin, lead=lead, to_status=status(cast.a.company, key),
+                                        conversion=key == "converted")  # fmt: skip
     assert (lead.stage, lead.converted_at is not None) == ("converted", True)
     errors = errors_of(
         services.lead_transition, actor=cast.a.admin, lead=lead, to_status=status(cast.a.company, "recycled")
@@ -177,7 +178,7 @@ def test_sdrs_cannot_reassign(cast):
 
 
 def test_soft_delete_and_restore_by_a_manager(cast):
-    lead = make_lead(cast.a.company, cast.a.sdr1)
+    lead = make_lead(cast.a.company, cast.a.sdr1, owner=cast.a.sdr1)
     services.lead_delete(actor=cast.a.sdr1, lead=lead)
     assert Lead.objects.get(pk=lead.pk).is_deleted is True
     with pytest.raises(PermissionDenied):
@@ -227,11 +228,20 @@ def test_only_the_author_edits_or_deletes_a_comment(cast):
 
 def test_an_interaction_updates_last_activity(cast):
     lead = make_lead(cast.a.company, cast.a.sdr1, owner=cast.a.sdr1)
-    activity = services.activity_log(actor=cast.a.sdr1, lead=lead, kind="call", subject="Intro", outcome="connected")
+    activity = services.activity_log(actor=cast.a.sdr1, lead=lead, kind="call", subject="Intro", outcome="positive")
     lead.refresh_from_db()
     assert (activity.kind, activity.owner, lead.last_activity_at) == ("call", cast.a.sdr1, activity.occurred_at)
+    assert activity.outcome == "positive"
     errors = errors_of(services.activity_log, actor=cast.a.sdr1, lead=lead, kind="system", subject="x")
     assert errors == {"kind": ["Choose one of call, email, meeting, note, whatsapp."]}
+
+
+def test_an_interaction_with_an_unknown_outcome_is_refused_and_nothing_is_logged(cast):
+    lead = make_lead(cast.a.company, cast.a.sdr1, owner=cast.a.sdr1)
+    errors = errors_of(services.activity_log, actor=cast.a.sdr1, lead=lead, kind="call", subject="Intro",
+                       outcome="connected")  # fmt: skip
+    assert errors == {"outcome": ["Choose one of positive, negative, neutral, follow_up_required."]}
+    assert lead.activities.count() == 0
 
 
 def test_a_scraped_profile_becomes_a_lead_and_is_kept_whole(cast):

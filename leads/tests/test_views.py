@@ -149,7 +149,7 @@ def test_htmx_status_change_returns_the_panel(cast, leads, client_for):
     )  # fmt: skip
     assert response.status_code == 200
     assert response.templates[0].name == "leads/partials/status_panel.html"
-    assert b'<span class="status-badge" style="--status-color: #8e24aa">Contacted</span>' in response.content
+    assert b'<span class="status-badge" data-status-color="#8e24aa">Contacted</span>' in response.content
     assert b'hx-swap-oob="true"' in response.content
 
 
@@ -218,12 +218,28 @@ def test_delete_then_restore_by_a_manager(cast, leads, client_for):
 def test_log_an_interaction(cast, leads, client_for):
     lead = leads["sdr1"]
     response = client_for(cast.a.sdr1).post(url("activity_create", cast.a.company, lead_id=lead.pk),
-                                            {"kind": "call", "subject": "Discovery", "outcome": "booked demo"})  # fmt: skip
+                                            {"kind": "call", "subject": "Discovery", "outcome": "follow_up_required"})  # fmt: skip
     assert response.status_code == 302
     detail = client_for(cast.a.sdr1).get(url("detail", cast.a.company, lead_id=lead.pk) + "?kind=interaction")
     assert [(e.kind, e.title, e.note) for e in detail.context["timeline"]] == [
-        ("interaction", "logged a call", "booked demo")
+        ("interaction", "logged a call", "Follow-up required")
     ]
+
+
+def test_the_interaction_form_offers_the_guides_outcomes_and_refuses_others(cast, leads, client_for):
+    lead = leads["sdr1"]
+    client = client_for(cast.a.sdr1)
+    form = client.get(url("detail", cast.a.company, lead_id=lead.pk)).context["activity_form"]
+    assert list(form.fields["outcome"].choices) == [
+        ("", "—"), ("positive", "Positive"), ("negative", "Negative"), ("neutral", "Neutral"),
+        ("follow_up_required", "Follow-up required"),
+    ]  # fmt: skip
+    response = client.post(url("activity_create", cast.a.company, lead_id=lead.pk),
+                           {"kind": "call", "subject": "Discovery", "outcome": "booked demo"}, follow=True)  # fmt: skip
+    assert [str(m) for m in response.context["messages"]] == [
+        "outcome: Select a valid choice. booked demo is not one of the available choices."
+    ]
+    assert lead.activities.count() == 0
 
 
 def test_lead_from_a_pasted_profile(cast, client_for):

@@ -33,7 +33,7 @@ def xss_lead(cast):
     )  # fmt: skip
     services.comment_create(actor=actor, lead=lead, body="Comment " + PAYLOAD)
     services.activity_log(actor=actor, lead=lead, kind="call", subject="Sub" + PAYLOAD, notes="Not" + PAYLOAD,
-                          outcome="Out" + PAYLOAD[:90])  # fmt: skip
+                          outcome="neutral")  # fmt: skip
     return lead
 
 

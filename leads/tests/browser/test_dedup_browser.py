@@ -27,7 +27,10 @@ def test_review_queue_merge_page_merged_lead_and_unmerge(page, live_server, cast
 
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Merge 2 leads into #{first.pk} Marta Kowalska")
     expect(page.get_by_test_id(f"choose-job_title-{second.pk}")).to_be_checked()  # the survivor has none
-    expect(page.get_by_test_id("merge-moves")).to_contain_text(f"#{second.pk} Marta Kowalska: 1 status change")
+    # Giving the lead an owner through the edit is an assignment, logged like /assign: it moves too.
+    expect(page.get_by_test_id("merge-moves")).to_contain_text(
+        f"#{second.pk} Marta Kowalska: 1 lead assignment, 1 status change"
+    )
     page.get_by_test_id("merge-submit").click()
 
     expect(page).to_have_url(f"{base}/{first.pk}/")
