@@ -1,6 +1,20 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _schedules(sender, **kwargs):
+    from nurturing.tasks import ensure_schedules
+
+    ensure_schedules()
 
 
 class NurturingConfig(AppConfig):
     name = "nurturing"
     verbose_name = "Nurturing sequences"
+
+    def ready(self):
+        from nurturing import bulk, receivers
+
+        receivers.connect()
+        bulk.register()
+        post_migrate.connect(_schedules, sender=self)
