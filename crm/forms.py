@@ -4,13 +4,18 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from crm.models import Company
-from crm.security import lockout_message, login_username
+from crm.security import lockout_message, login_username, login_wait, slowdown_message
 
 
 class LockoutMessageMixin:
-    """When django-axes refused the login, say so (and for how long) instead of "wrong password"."""
+    """Slow repeated failures down, and when django-axes refused the login, say so (and for how
+    long) instead of "wrong password"."""
 
     def clean(self):
+        username = login_username(self.request, {"username": self.cleaned_data.get("username")})
+        wait = login_wait(self.request, username) if self.request is not None else 0
+        if wait:  # slowed down: refused before the password is even checked, and not counted
+            raise ValidationError(slowdown_message(wait), code="slowed_down")
         try:
             return super().clean()
         except ValidationError:

@@ -60,6 +60,27 @@ def lockout_remaining(request, username: str | None) -> timedelta:
     return max(ends, default=now + cool_off) - now
 
 
+def login_wait(request, username: str | None) -> int:
+    """Seconds before another try for this email or from this address is accepted: none until
+    ``LOGIN_SLOW_AFTER`` failures, then 2, 4, 8 … (at most 60) after the last failure."""
+    now = timezone.now()
+    recent = AccessAttempt.objects.filter(attempt_time__gte=now - get_cool_off(request))
+    wait = 0.0
+    for lookup in ({"username": username}, {"ip_address": client_ip(request)}):
+        totals = recent.filter(**lookup).aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+        failures = totals["failures"] or 0
+        if failures >= settings.LOGIN_SLOW_AFTER:
+            delay = min(60, 2 ** (failures - settings.LOGIN_SLOW_AFTER + 1))
+            wait = max(wait, delay - (now - totals["last"]).total_seconds())
+    if wait > 0:
+        logger.warning("Login slowed down: email=%s ip=%s retry_in=%ds", username, client_ip(request), math.ceil(wait))
+    return math.ceil(wait) if wait > 0 else 0
+
+
+def slowdown_message(seconds: int) -> str:
+    return f"Too many failed attempts to log in: wait {seconds} second{'' if seconds == 1 else 's'} and try again."
+
+
 def _in_minutes(delta: timedelta) -> str:
     """``15 minutes``, ``1 minute``: a wait rounded up to whole minutes."""
     minutes = max(1, math.ceil(delta.total_seconds() / 60))

@@ -138,6 +138,9 @@ Q_CLUSTER = q_cluster(REDIS_URL)
 # Both login pages (the app's and the admin's) go through it; a password reset lifts the lock
 # on that email (the address lock stays).
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+# From the LOGIN_SLOW_AFTER-th failure on, each further try waits 2, 4, 8 … (at most 60) seconds
+# after the last failure; a try refused for that is not counted and never reaches the password check.
+LOGIN_SLOW_AFTER = env_int("LOGIN_SLOW_AFTER", 3)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"  # the login forms post the email as "username"

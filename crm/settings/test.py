@@ -41,3 +41,6 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"},
 }
 PASSWORD_RESET_RATE = "100000/minute"  # noqa: S105 — a rate, not a password
+
+# Tests of the lockout log in several times in a row; the slow-down has its own test that lowers this.
+LOGIN_SLOW_AFTER = 1000

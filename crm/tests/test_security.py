@@ -65,6 +65,38 @@ def test_five_wrong_passwords_lock_the_account_even_with_the_right_password(cast
     assert errors(right) == [LOCKED]
 
 
+def let_seconds_pass(seconds: float) -> None:
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - dt.timedelta(seconds=seconds))
+
+
+def test_repeated_failures_are_slowed_down_before_the_lock(cast, settings, caplog):
+    settings.LOGIN_SLOW_AFTER = 3
+    first = [log_in("sdr1@alpha.test", f"wrong {n}").status_code for n in range(3)]
+    with caplog.at_level(logging.WARNING, logger="crm.security"):
+        too_soon = log_in("sdr1@alpha.test", TEST_PASSWORD)  # right password, but too soon
+
+    assert (first, too_soon.status_code, logged_in(too_soon)) == ([200, 200, 200], 200, False)
+    assert errors(too_soon) == ["Too many failed attempts to log in: wait 2 seconds and try again."]
+    assert AccessAttempt.objects.get().failures_since_start == 3  # the refused try was not counted
+    assert [r.getMessage() for r in caplog.records if r.name == "crm.security"] == [
+        "Login slowed down: email=sdr1@alpha.test ip=10.0.0.1 retry_in=2s"
+    ]
+    let_seconds_pass(2)
+    assert logged_in(log_in("sdr1@alpha.test", TEST_PASSWORD)) is True
+
+
+def test_each_further_failure_doubles_the_wait(cast, settings):
+    settings.LOGIN_SLOW_AFTER = 3
+    for n in range(3):
+        log_in("sdr1@alpha.test", f"wrong {n}")
+    let_seconds_pass(2)
+    log_in("sdr1@alpha.test", "wrong 3")
+
+    assert errors(log_in("sdr1@alpha.test", TEST_PASSWORD)) == [
+        "Too many failed attempts to log in: wait 4 seconds and try again."
+    ]
+
+
 def test_the_fourth_failure_still_says_wrong_password(cast):
     for n in range(3):
         log_in("sdr1@alpha.test", f"wrong {n}")
