@@ -26,8 +26,9 @@ from crm.models import Role
 from crm.queries import team_member_ids
 from leads import exporting
 from leads import import_services as imports
+from leads.exporting import enqueue_export
+from leads.import_services import enqueue_revert
 from leads.models import DuplicatePolicy, ExportFormat, ExportRun, ImportFormat, ImportJob
-from leads.tasks_transfer import enqueue_export, enqueue_revert
 
 TAGS = ["import and export"]
 FILE = {"type": "string", "format": "binary"}

@@ -47,6 +47,7 @@ from crm.history import record
 from crm.http import absolute_url
 from crm.models import Activity, ActivityKind, Company, Membership, Role
 from crm.queries import team_member_ids
+from crm.tasks import enqueue
 from leads import bulkwrite, listing
 from leads.filters import filter_leads
 from leads.models import (
@@ -736,6 +737,11 @@ def export_template_delete(*, actor: Membership, template: ExportTemplate) -> No
 
 # --- scheduled exports -------------------------------------------------------------------------------
 
+
+def enqueue_export(run_id: int) -> None:
+    enqueue("leads.tasks_transfer.run_export", run_id, name=f"export-{run_id}")
+
+
 SCHEDULE_FUNC = "leads.tasks_transfer.run_scheduled_export"
 
 
@@ -955,8 +961,6 @@ def scheduled_export_run_now(*, actor: Membership, schedule: ScheduledExport) ->
         streamed=False,
         scheduled=schedule,
     )
-    from leads.tasks_transfer import enqueue_export
-
     enqueue_export(run.pk)
     run.refresh_from_db()
     return run

@@ -52,6 +52,7 @@ from simple_history.utils import bulk_update_with_history
 
 from crm import history
 from crm.models import Company, Membership, Role
+from crm.tasks import enqueue
 from leads import assignment, bulkwrite, dedup, scoring
 from leads.customfields import FALSE_WORDS, TRUE_WORDS, clean_custom_fields
 from leads.importing import FileProblem, Issue, ParsedFile, column_name, parse_file
@@ -313,6 +314,14 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", name)[-100:] or "upload"
 
 
+def enqueue_import(job_id: int) -> None:
+    enqueue("leads.tasks_transfer.run_import", job_id, name=f"import-{job_id}")
+
+
+def enqueue_revert(job_id: int, actor_id: int | None) -> None:
+    enqueue("leads.tasks_transfer.revert_import", job_id, actor_id, name=f"import-revert-{job_id}")
+
+
 def import_job_start(
     *,
     job: ImportJob,
@@ -323,8 +332,6 @@ def import_job_start(
 ) -> ImportJob:
     """Fix the job's mapping and options and queue it as a django-q2 task (sync in tests), or run
     it in this process when ``inline`` (the management command and the admin, which wait)."""
-    from leads.tasks_transfer import enqueue_import
-
     _check_actor(job.company, actor)
     if job.status != ImportStatus.UPLOADED:
         raise ValidationError({"__all__": ["This import has already been started."]})

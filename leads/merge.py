@@ -13,7 +13,6 @@ survivor's fields — except those edited since the merge, which it keeps and re
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import decimal
 import uuid
@@ -35,8 +34,8 @@ from crm.permissions import permissions_for
 from leads import dedup, normalize, scoring, services
 from leads.models import CandidateStatus, DuplicateCandidate, Lead, MergeRecord, Stage
 from leads.queries import leads_visible_to
+from leads.timeline import MERGED, UNMERGED
 
-MERGED, UNMERGED = "leads.lead.merged", "leads.lead.unmerged"
 # The fields a merge lets you pick per lead; the workflow (status, stage) stays the survivor's.
 MERGE_FIELDS = tuple(name for name in services.EDITABLE_FIELDS if name not in ("stage", "custom_fields"))
 CUSTOM_PREFIX = "custom_fields."
@@ -650,81 +649,3 @@ def merges_visible_to(membership: Membership):
         .filter(Q(survivor_id__in=survivors) | Q(survivor_id__in=trashed))
         .select_related("survivor", "merged_by__user", "undone_by__user")
     )
-
-
-def merged_leads_of(lead: Lead) -> list[Lead]:
-    """The tombstones merged into ``lead``, directly or through merges of merges."""
-    found, frontier = [], [lead.pk]
-    while frontier:
-        batch = list(Lead.objects.filter(merged_into_id__in=frontier).order_by("pk"))
-        batch = [t for t in batch if t.pk not in {f.pk for f in found} and t.pk != lead.pk]
-        found += batch
-        frontier = [t.pk for t in batch]
-    return found
-
-
-_IN_MERGED_HISTORY: contextvars.ContextVar[bool] = contextvars.ContextVar("in_merged_history", default=False)
-
-
-def merged_history_entries(lead: Lead) -> list:
-    """Extra timeline entries for a survivor (objects of ``leads.timeline.Entry``): each merged
-    lead's own history (created, field changes, anything left on it), marked with where it came
-    from (``entry.lead`` is the merged lead, ``entry.note`` starts "From merged lead …"), and the
-    merges and unmerges themselves. Safe to call from ``lead_timeline``: the nested calls it makes
-    for the merged leads return nothing (their own merged leads are already in the chain)."""
-    if _IN_MERGED_HISTORY.get():
-        return []
-    token = _IN_MERGED_HISTORY.set(True)
-    try:
-        return _merged_history_entries(lead)
-    finally:
-        _IN_MERGED_HISTORY.reset(token)
-
-
-def _merged_history_entries(lead: Lead) -> list:
-    from leads.timeline import Entry, lead_timeline  # the timeline may call this module
-
-    entries = []
-    for tombstone in merged_leads_of(lead):
-        origin = f"From merged lead {tombstone.display_name} (#{tombstone.pk})"
-        for entry in lead_timeline(tombstone):
-            if entry.note in (MERGED, UNMERGED) and entry.kind == "change":
-                continue  # the tombstone's own "merged into" row: the merge entry below says it
-            entry.lead = tombstone
-            entry.note = f"{origin}{f' · {entry.note}' if entry.note else ''}"
-            entries.append(entry)
-    for record in MergeRecord.objects.filter(survivor=lead).select_related("merged_by__user", "undone_by__user"):
-        names = ", ".join(f"#{pk}" for pk in record.lead_ids)
-        who = str(record.merged_by.user) if record.merged_by else "System"
-        entries.append(Entry("system", record.merged_at, who, f"merged lead(s) {names} into this lead",
-                             note=MERGED, obj=record))  # fmt: skip
-        if record.undone_at:
-            who = str(record.undone_by.user) if record.undone_by else "System"
-            entries.append(Entry("system", record.undone_at, who, f"undid the merge of lead(s) {names}",
-                                 note=UNMERGED, obj=record))  # fmt: skip
-    return _dedupe(entries)
-
-
-def _dedupe(entries: list) -> list:
-    seen, unique = set(), []
-    for entry in entries:
-        key = (entry.kind, entry.at, entry.title, entry.note)
-        if key not in seen:
-            seen.add(key)
-            unique.append(entry)
-    return unique
-
-
-def moved_origins(lead: Lead | int) -> dict[tuple[str, int], int]:
-    """(model label, row id) → the id of the lead a row was on before active merges moved it onto
-    ``lead`` — through merges of merges, the lead it was first on — so the timeline can mark it."""
-    lead_id = getattr(lead, "pk", lead)
-    origins: dict[tuple[str, int], int] = {}
-    records = MergeRecord.objects.filter(survivor_id=lead_id, undone_at__isnull=True).order_by("merged_at", "pk")
-    for record in records:
-        for move in record.moves:
-            earlier = moved_origins(move["from"])
-            for pk in move["ids"]:
-                key = (move["model"], pk)
-                origins[key] = earlier.get(key, move["from"])
-    return origins

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from crm.models import Company, Membership
 from leads import assignment, scoring
 
@@ -18,17 +16,6 @@ def rescore_company(company_id: int) -> int:
     if company is None:
         return 0
     return scoring.leads_rescore(company=company).changed
-
-
-def queue_rescore(company_id: int) -> None:
-    """After a rule or threshold change: rescore the company in the background (in the caller's
-    thread when django-q2 runs in sync mode, as in tests)."""
-    if getattr(settings, "Q_CLUSTER", {}).get("sync"):
-        rescore_company(company_id)
-        return
-    from django_q.tasks import async_task
-
-    async_task("leads.tasks_assignment.rescore_company", company_id, task_name=f"rescore-{company_id}")
 
 
 def assign_pool(company_id: int, actor_id: int | None = None) -> int:

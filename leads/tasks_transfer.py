@@ -8,18 +8,17 @@ import datetime as dt
 
 from django.utils.dateparse import parse_datetime
 
+from crm.models import Membership
+from leads.exporting import export_run_store, scheduled_export_run
+from leads.import_services import import_revert, import_run
+from leads.models import ImportJob
+
 
 def run_import(job_id: int) -> str:
-    from leads.import_services import import_run
-
     return import_run(job_id=job_id).status
 
 
 def revert_import(job_id: int, actor_id: int | None) -> str:
-    from crm.models import Membership
-    from leads.import_services import import_revert
-    from leads.models import ImportJob
-
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None:
         return "missing"
@@ -28,35 +27,13 @@ def revert_import(job_id: int, actor_id: int | None) -> str:
 
 
 def run_export(run_id: int) -> str:
-    from leads.exporting import export_run_store
-
     return export_run_store(run_id=run_id).status
 
 
 def run_scheduled_export(schedule_id: int, due_at: str | None = None) -> str:
     """Called by the django-q2 Schedule row of a scheduled export; ``due_at`` is the slot."""
-    from leads.exporting import scheduled_export_run
-
     slot = parse_datetime(due_at) if due_at else None
     if slot is not None and slot.tzinfo is None:
         slot = slot.replace(tzinfo=dt.UTC)
     run = scheduled_export_run(schedule_id=schedule_id, due_at=slot)
     return run.status if run is not None else "inactive"
-
-
-def _enqueue(func: str, *args, name: str) -> None:
-    from django_q.tasks import async_task
-
-    async_task(func, *args, task_name=name)
-
-
-def enqueue_import(job_id: int) -> None:
-    _enqueue("leads.tasks_transfer.run_import", job_id, name=f"import-{job_id}")
-
-
-def enqueue_revert(job_id: int, actor_id: int | None) -> None:
-    _enqueue("leads.tasks_transfer.revert_import", job_id, actor_id, name=f"import-revert-{job_id}")
-
-
-def enqueue_export(run_id: int) -> None:
-    _enqueue("leads.tasks_transfer.run_export", run_id, name=f"export-{run_id}")

@@ -10,7 +10,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 
 from crm.models import Activity, ActivityKind, Membership
-from leads.models import Campaign, Lead, LeadComment, LeadStatus, StatusChange
+from leads.models import Campaign, Lead, LeadComment, LeadStatus, MergeRecord, StatusChange
+
+# The change reasons of a merge and its undo (``leads.merge`` writes them; the timeline reads them).
+MERGED, UNMERGED = "leads.lead.merged", "leads.lead.unmerged"
 
 KINDS = {
     "change": "Field changes",
@@ -115,8 +118,9 @@ def _activity_entries(activities, leads_by_id: dict[int, Lead]) -> list[Entry]:
     return entries
 
 
-def lead_timeline(lead: Lead, *, kind: str | None = None) -> list[Entry]:
-    """Everything that happened to one lead, newest first, optionally one kind only."""
+def lead_timeline(lead: Lead, *, kind: str | None = None, with_merged: bool = True) -> list[Entry]:
+    """Everything that happened to one lead, newest first, optionally one kind only; with the
+    history of the leads merged into it unless ``with_merged`` is false."""
     lead_type = ContentType.objects.get_for_model(Lead)
     activities = Activity.objects.filter(content_type=lead_type, object_id=lead.pk).select_related("owner__user")
     sources = {
@@ -134,22 +138,88 @@ def lead_timeline(lead: Lead, *, kind: str | None = None) -> list[Entry]:
     else:
         entries = _change_entries(lead) + sources["status"]() + sources["comment"]()
         entries += _activity_entries(activities, {})
-    entries += _merged_entries(lead, entries, kind)
+    entries += _merged_entries(lead, entries, kind, with_merged=with_merged)
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:MAX_ENTRIES]
 
 
-def _merged_entries(lead: Lead, entries: list[Entry], kind: str | None) -> list[Entry]:
+def _merged_entries(lead: Lead, entries: list[Entry], kind: str | None, *, with_merged: bool) -> list[Entry]:
     """The history of leads merged into this one, and a mark on rows that moved here in a merge."""
-    from leads import merge  # merge builds timelines of the merged leads through this module
-
-    origins = merge.moved_origins(lead)
+    origins = moved_origins(lead)
     for entry in entries:
         obj = entry.obj
         origin = origins.get((obj._meta.label_lower, obj.pk)) if obj is not None else None
         if origin is not None:
             entry.note = f"From merged lead #{origin}{f' · {entry.note}' if entry.note else ''}"
-    return [e for e in merge.merged_history_entries(lead) if kind is None or e.kind == kind]
+    if not with_merged:
+        return []
+    return [e for e in merged_history_entries(lead) if kind is None or e.kind == kind]
+
+
+# --- merged leads ----------------------------------------------------------------------------------
+
+
+def merged_leads_of(lead: Lead) -> list[Lead]:
+    """The tombstones merged into ``lead``, directly or through merges of merges."""
+    found, frontier = [], [lead.pk]
+    while frontier:
+        batch = list(Lead.objects.filter(merged_into_id__in=frontier).order_by("pk"))
+        batch = [t for t in batch if t.pk not in {f.pk for f in found} and t.pk != lead.pk]
+        found += batch
+        frontier = [t.pk for t in batch]
+    return found
+
+
+def merged_history_entries(lead: Lead) -> list[Entry]:
+    """Extra timeline entries for a survivor: each merged lead's own history (created, field
+    changes, anything left on it), marked with where it came from (``entry.lead`` is the merged
+    lead, ``entry.note`` starts "From merged lead …"), and the merges and unmerges themselves.
+    ``merged_leads_of`` already follows merges of merges, so the merged leads' timelines are read
+    without their own merged history."""
+    entries = []
+    for tombstone in merged_leads_of(lead):
+        origin = f"From merged lead {tombstone.display_name} (#{tombstone.pk})"
+        for entry in lead_timeline(tombstone, with_merged=False):
+            if entry.note in (MERGED, UNMERGED) and entry.kind == "change":
+                continue  # the tombstone's own "merged into" row: the merge entry below says it
+            entry.lead = tombstone
+            entry.note = f"{origin}{f' · {entry.note}' if entry.note else ''}"
+            entries.append(entry)
+    for record in MergeRecord.objects.filter(survivor=lead).select_related("merged_by__user", "undone_by__user"):
+        names = ", ".join(f"#{pk}" for pk in record.lead_ids)
+        who = str(record.merged_by.user) if record.merged_by else "System"
+        entries.append(Entry("system", record.merged_at, who, f"merged lead(s) {names} into this lead",
+                             note=MERGED, obj=record))  # fmt: skip
+        if record.undone_at:
+            who = str(record.undone_by.user) if record.undone_by else "System"
+            entries.append(Entry("system", record.undone_at, who, f"undid the merge of lead(s) {names}",
+                                 note=UNMERGED, obj=record))  # fmt: skip
+    return _dedupe(entries)
+
+
+def _dedupe(entries: list[Entry]) -> list[Entry]:
+    seen, unique = set(), []
+    for entry in entries:
+        key = (entry.kind, entry.at, entry.title, entry.note)
+        if key not in seen:
+            seen.add(key)
+            unique.append(entry)
+    return unique
+
+
+def moved_origins(lead: Lead | int) -> dict[tuple[str, int], int]:
+    """(model label, row id) → the id of the lead a row was on before active merges moved it onto
+    ``lead`` — through merges of merges, the lead it was first on — so the timeline can mark it."""
+    lead_id = getattr(lead, "pk", lead)
+    origins: dict[tuple[str, int], int] = {}
+    records = MergeRecord.objects.filter(survivor_id=lead_id, undone_at__isnull=True).order_by("merged_at", "pk")
+    for record in records:
+        for move in record.moves:
+            earlier = moved_origins(move["from"])
+            for pk in move["ids"]:
+                key = (move["model"], pk)
+                origins[key] = earlier.get(key, move["from"])
+    return origins
 
 
 def company_feed(

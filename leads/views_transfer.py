@@ -17,9 +17,9 @@ from leads import exporting
 from leads import import_services as imports
 from leads.forms_settings import add_service_errors
 from leads.forms_transfer import ExportTemplateForm, ImportMappingForm, ImportUploadForm, ScheduledExportForm
+from leads.import_services import enqueue_revert
 from leads.importing import DELIMITER_NAMES
 from leads.models import ExportFormat, ExportTemplate, ImportJob, ImportStatus
-from leads.tasks_transfer import enqueue_revert
 
 NS = "leads:transfer"
 RECENT = 20

@@ -19,6 +19,7 @@ from django.utils import timezone
 from crm.history import record
 from crm.models import Activity, ActivityKind, Company, Membership
 from crm.permissions import permissions_for
+from crm.tasks import enqueue
 from leads import hooks
 from leads.models import CustomField, EngagementEvent, EngagementKind, Lead, LeadSettings, ScoringRule
 from leads.scoring.engine import forget, scorer_for, settings_for
@@ -37,13 +38,10 @@ def _changed(company: Company) -> None:
     LeadSettings.objects.filter(company=company).update(version=F("version") + 1, updated_at=timezone.now())
     forget(company.pk)
     company_id = company.pk
-    transaction.on_commit(lambda: _queue_rescore(company_id))
-
-
-def _queue_rescore(company_id: int) -> None:
-    from leads.tasks_assignment import queue_rescore
-
-    queue_rescore(company_id)
+    # In the background after commit (at once in django-q2's sync mode, as in tests).
+    transaction.on_commit(
+        lambda: enqueue("leads.tasks_assignment.rescore_company", company_id, name=f"rescore-{company_id}")
+    )
 
 
 SETTINGS_FIELDS = ("hot_threshold", "warm_threshold", "sla_hours", "spam_threshold", "engagement_half_life_days")

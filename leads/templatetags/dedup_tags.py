@@ -3,7 +3,7 @@
 
 from django import template
 
-from leads import dedup, merge
+from leads import dedup, timeline
 from leads.models import MergeRecord
 
 register = template.Library()
@@ -51,4 +51,4 @@ def possible_duplicates(context, form, lead=None):
 @register.simple_tag
 def merged_leads(lead):
     """The tombstones merged into ``lead`` (directly or through merges of merges)."""
-    return merge.merged_leads_of(lead)
+    return timeline.merged_leads_of(lead)

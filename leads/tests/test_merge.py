@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
 from crm.models import Activity, Membership
-from leads import merge, services
+from leads import merge, services, timeline
 from leads.assignment import lead_assign
 from leads.models import (
     CandidateStatus,
@@ -385,16 +385,16 @@ def test_the_survivors_timeline_shows_the_merged_leads_history_marked_with_its_o
     survivor, copy = trio["survivor"], trio["copy"]
     services.lead_update(actor=cast.a.admin, lead=copy, data={"job_title": "Chief Tech"})
     record = merge.leads_merge(actor=cast.a.admin, survivor=survivor, others=[copy])
-    entries = merge.merged_history_entries(survivor)
+    entries = timeline.merged_history_entries(survivor)
     origin = f"From merged lead Ana Sousa (#{copy.pk})"
     shown = sorted((e.kind, e.title, e.note) for e in entries)
     assert ("change", "changed", f"{origin} · leads.lead.changed") in shown
     assert ("system", "created the lead", f"{origin} · leads.lead.created") in shown
     assert ("system", f"merged lead(s) #{copy.pk} into this lead", "leads.lead.merged") in shown
     assert all(e.lead == copy for e in entries if e.note.startswith(origin))
-    assert set(merge.moved_origins(survivor).values()) == {copy.pk}
+    assert set(timeline.moved_origins(survivor).values()) == {copy.pk}
     merge.merge_undo(actor=cast.a.admin, record=record)
-    titles = [e.title for e in merge.merged_history_entries(survivor)]
+    titles = [e.title for e in timeline.merged_history_entries(survivor)]
     assert titles == [f"merged lead(s) #{copy.pk} into this lead", f"undid the merge of lead(s) #{copy.pk}"]
 
 
@@ -402,13 +402,13 @@ def test_merges_of_merges_show_the_first_leads_history_and_origin(cast, trio):
     survivor, copy, third = trio["survivor"], trio["copy"], trio["third"]
     merge.leads_merge(actor=cast.a.admin, survivor=copy, others=[third])
     merge.leads_merge(actor=cast.a.admin, survivor=survivor, others=[copy])
-    created = sorted(e.note for e in merge.merged_history_entries(survivor) if e.title == "created the lead")
+    created = sorted(e.note for e in timeline.merged_history_entries(survivor) if e.title == "created the lead")
     assert created == [
         f"From merged lead Ana Sousa (#{copy.pk}) · leads.lead.created",
         f"From merged lead Anna Souza (#{third.pk}) · leads.lead.created",
     ]
     engagement = EngagementEvent.objects.get()
-    assert merge.moved_origins(survivor)[("leads.engagementevent", engagement.pk)] == third.pk
+    assert timeline.moved_origins(survivor)[("leads.engagementevent", engagement.pk)] == third.pk
 
 
 def test_unmerge_takes_back_the_pair_the_merge_queued_with_a_third_lead(cast, trio):
