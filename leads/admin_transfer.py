@@ -30,9 +30,9 @@ from import_export.results import Error, Result, RowResult
 
 from crm.admin import NOBODY, CompanyScopedAdmin
 from crm.models import Company, Membership
-from crm.queries import sees_whole_company, team_member_ids
 from leads import import_services as imports
 from leads.exporting import export_runs_visible_to, neutralise, scheduled_exports_visible_to
+from leads.import_services import import_jobs_visible_to
 from leads.models import DuplicatePolicy, ExportRun, ExportTemplate, ImportJob, ImportStatus, Lead, ScheduledExport
 
 # (model field or ORM path, header) — the headers the import recognises, so an admin export
@@ -234,8 +234,7 @@ class ImportJobAdmin(CompanyScopedAdmin):
     search_fields = ["file_name"]
 
     def visible_to(self, membership):
-        jobs = ImportJob.objects.filter(company_id=membership.company_id)
-        return jobs if sees_whole_company(membership) else jobs.filter(created_by_id__in=team_member_ids(membership))
+        return import_jobs_visible_to(membership)
 
 
 EXPORTS_READ_ONLY = {"view": "leads.export", "add": NOBODY, "change": NOBODY, "delete": NOBODY}

@@ -22,12 +22,10 @@ from rest_framework.response import Response
 from crm.api import NewestFirstPagination, StrictSerializer, TenantAPIView, TenantListAPIView
 from crm.api import get_object_or_404 as visible_or_404
 from crm.api_errors import IdField, id_list_field
-from crm.models import Role
-from crm.queries import team_member_ids
 from leads import exporting
 from leads import import_services as imports
 from leads.exporting import enqueue_export
-from leads.import_services import enqueue_revert
+from leads.import_services import enqueue_revert, import_jobs_visible_to
 from leads.models import DuplicatePolicy, ExportFormat, ExportRun, ImportFormat, ImportJob
 
 TAGS = ["import and export"]
@@ -39,13 +37,6 @@ EXPORT_FILE_RESPONSES = {
     (200, exporting.CONTENT_TYPES[ExportFormat.XLSX]): FILE,
     (200, "application/json"): {"type": "array", "items": {"type": "object", "additionalProperties": {}}},
 }
-
-
-def _jobs_visible(membership):
-    jobs = ImportJob.objects.filter(company_id=membership.company_id)
-    if membership.role == Role.ADMIN:
-        return jobs
-    return jobs.filter(created_by_id__in=team_member_ids(membership))
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -100,7 +91,7 @@ class ImportListView(TenantListAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self):
-        return _jobs_visible(self.request.membership)
+        return import_jobs_visible_to(self.request.membership)
 
     @extend_schema(tags=TAGS, summary="Your imports, newest first", responses=ImportJobSerializer(many=True))
     def get(self, request, company_id):
@@ -141,7 +132,7 @@ class ImportListView(TenantListAPIView):
 
 class ImportJobMixin:
     def load_objects(self, *, job_id, **kwargs):
-        self.job = visible_or_404(_jobs_visible(self.request.membership), pk=job_id)
+        self.job = visible_or_404(import_jobs_visible_to(self.request.membership), pk=job_id)
 
 
 class ImportDetailView(ImportJobMixin, TenantAPIView):

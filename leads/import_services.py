@@ -44,6 +44,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.base import ModelState
 from django.db.models.deletion import Collector
 from django.utils import timezone
@@ -52,6 +53,7 @@ from simple_history.utils import bulk_update_with_history
 
 from crm import history
 from crm.models import Company, Membership, Role
+from crm.queries import team_member_ids
 from crm.tasks import enqueue
 from leads import assignment, bulkwrite, dedup, scoring
 from leads.customfields import FALSE_WORDS, TRUE_WORDS, clean_custom_fields
@@ -312,6 +314,15 @@ def _content(upload):
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", name)[-100:] or "upload"
+
+
+def import_jobs_visible_to(membership: Membership) -> QuerySet[ImportJob]:
+    """Import jobs hold the file's data: an admin sees every job of the company, others the jobs
+    started by themselves or by members of their team (as with export runs)."""
+    jobs = ImportJob.objects.filter(company_id=membership.company_id)
+    if membership.role == Role.ADMIN:
+        return jobs
+    return jobs.filter(created_by_id__in=team_member_ids(membership))
 
 
 def enqueue_import(job_id: int) -> None:

@@ -10,14 +10,12 @@ from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from crm.models import Role
 from crm.permissions import tenant_view
-from crm.queries import team_member_ids
 from leads import exporting
 from leads import import_services as imports
 from leads.forms_settings import add_service_errors
 from leads.forms_transfer import ExportTemplateForm, ImportMappingForm, ImportUploadForm, ScheduledExportForm
-from leads.import_services import enqueue_revert
+from leads.import_services import enqueue_revert, import_jobs_visible_to
 from leads.importing import DELIMITER_NAMES
 from leads.models import ExportFormat, ExportTemplate, ImportJob, ImportStatus
 
@@ -26,16 +24,8 @@ RECENT = 20
 SHOWN_ERRORS = 200
 
 
-def _jobs_visible(request):
-    """Import jobs hold the file's data: admins see all of the company's, others their team's."""
-    jobs = ImportJob.objects.filter(company=request.company)
-    if request.membership.role == Role.ADMIN:
-        return jobs
-    return jobs.filter(created_by_id__in=team_member_ids(request.membership))
-
-
 def _job(request, job_id: int) -> ImportJob:
-    return get_object_or_404(_jobs_visible(request).select_related("created_by__user"), pk=job_id)
+    return get_object_or_404(import_jobs_visible_to(request.membership).select_related("created_by__user"), pk=job_id)
 
 
 def _job_redirect(request, job: ImportJob):
@@ -67,7 +57,7 @@ def import_upload(request, company_slug):
         else:
             messages.success(request, f"{job.file_name}: {job.total_rows:,} rows read. Check the columns below.")
             return _job_redirect(request, job)
-    jobs = _jobs_visible(request).select_related("created_by__user")[:RECENT]
+    jobs = import_jobs_visible_to(request.membership).select_related("created_by__user")[:RECENT]
     return render(request, "leads/transfer/import_upload.html", {"form": form, "jobs": jobs})
 
 
