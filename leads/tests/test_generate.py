@@ -12,9 +12,9 @@ from rapidfuzz import fuzz
 
 from crm.models import Membership
 from leads import normalize, services
-from leads.filters import search_leads
 from leads.generate import FIELDS, PHONE_PLANS, LeadFaker, _PhoneRange, phone_display
 from leads.models import Campaign, Lead, LeadStatus, StatusChange
+from leads.search import search_leads
 from leads.testing.factories import make_lead
 
 
