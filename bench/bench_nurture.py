@@ -2,9 +2,10 @@
 
 * ours: ``nurturing.sending.send_due`` (what the django-q2 schedule and ``run_nurturing`` run):
   batches of 500 due enrolments claimed in one transaction each (gates on the fresh lead, the step
-  rendered with tracked links, the message rows inserted ``ON CONFLICT DO NOTHING`` on the
-  exactly-once key, the enrolments moved on by a conditional update), sent over one SMTP
-  connection, recorded as sent 50 at a time.
+  compiled and sanitised once and rendered per lead with tracked links, the message rows inserted
+  ``ON CONFLICT DO NOTHING`` on the exactly-once key, the enrolments moved on by one conditional
+  update per step), sent over three SMTP connections in threads, recorded as sent 25 at a time
+  (never more than 50 sent and unrecorded).
 * baseline: the data-flow guide's per-lead loop (step 4.2): for each lead, one query (its enrolment
   and lead), one ``send_mail`` of the step (its own SMTP connection, as the guide's ``send_email``),
   one message row and the enrolment moved on, one transaction per lead; timed on min(N, 2,000)
@@ -121,8 +122,8 @@ def _company_with_due_steps(harness, slug: str, name: str, count: int):
     leads = Lead.objects.filter(company=company)
     leads.update(status=new, dnd=False, gdpr_consent=True, converted_at=None, is_deleted=False, merged_into=None)
     leads.filter(email="").update(email=Concat(Value("lead"), Cast(F("id"), CharField()), Value("@example.com")))
-    services.nurturing_settings_update(actor=None, company=company, data={
-        "rate_per_minute": 100_000, "consent_policy": ConsentPolicy.CONSENT})  # fmt: skip
+    services.nurturing_settings_update(actor=None, settings=services.settings_for(company), rate_per_minute=100_000,
+                                       consent_policy=ConsentPolicy.CONSENT)  # fmt: skip
     sequence = services.sequence_create(actor=None, company=company, data={"name": "Welcome"})
     services.step_create(actor=None, sequence=sequence, data=dict(STEP))
     sequence = services.sequence_update(actor=None, sequence=sequence, data={"is_active": True})

@@ -1,5 +1,5 @@
 """REST API of nurturing: sequences and steps CRUD, enrol / unenrol, a lead's enrolments and
-messages. Same services and visibility as everywhere else; serializers only shape and parse."""
+messages, the company's sending settings. Same services and visibility as everywhere else; serializers only shape and parse."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ from leads.bulk import MAX_LEADS
 from leads.models import Lead, LeadStatus
 from leads.queries import leads_visible_to
 from nurturing import bulk, services
-from nurturing.models import EmailSequence, EmailSequenceStep, Enrolment, LeadEmailActivity, Trigger
+from nurturing.models import (
+    ConsentPolicy,
+    EmailSequence,
+    EmailSequenceStep,
+    Enrolment,
+    LeadEmailActivity,
+    NurturingSettings,
+    Trigger,
+)
 
 TAGS = ["nurturing"]
 
@@ -228,3 +236,39 @@ class LeadMessagesView(LeadObjectMixin, TenantAPIView):
             "enrolments": EnrolmentSerializer(self.lead.enrolments.all(), many=True).data,
             "messages": MessageSerializer(self.lead.email_messages.all(), many=True).data,
         })  # fmt: skip
+
+
+class NurturingSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NurturingSettings
+        fields = ["rate_per_minute", "window_start", "window_end", "consent_policy", "default_sequence",
+                  "sweep_threshold"]  # fmt: skip
+
+
+class NurturingSettingsInputSerializer(StrictSerializer):
+    """Numbers are plain integers here so that a negative one reaches the service's own message."""
+
+    rate_per_minute = serializers.IntegerField(required=False, help_text="Emails per minute, company-wide.")
+    window_start = serializers.TimeField(required=False, allow_null=True, help_text="UTC; null with window_end.")
+    window_end = serializers.TimeField(required=False, allow_null=True, help_text="UTC; before the start: overnight.")
+    consent_policy = serializers.ChoiceField(choices=ConsentPolicy.choices, required=False)
+    default_sequence = CompanyObjectField(queryset_for=lambda c: EmailSequence.objects.filter(company=c),
+                                          name="sequence", required=False, allow_null=True)  # fmt: skip
+    sweep_threshold = serializers.IntegerField(required=False, help_text="0–100.")
+
+
+class NurturingSettingsView(TenantAPIView):
+    crm_permission = "nurturing.view"
+    write_permission = "company.manage"
+
+    @extend_schema(tags=TAGS, summary="The company's sending settings", responses=NurturingSettingsSerializer)
+    def get(self, request, company_id):
+        return Response(NurturingSettingsSerializer(services.settings_for(request.company)).data)
+
+    @extend_schema(tags=TAGS, summary="Change the sending settings (company admins)",
+                   request=NurturingSettingsInputSerializer, responses=NurturingSettingsSerializer)  # fmt: skip
+    def patch(self, request, company_id):
+        data = self.parse(NurturingSettingsInputSerializer, partial=True)
+        settings = services.nurturing_settings_update(actor=request.membership,
+                                                      settings=services.settings_for(request.company), **data)  # fmt: skip
+        return Response(NurturingSettingsSerializer(settings).data)

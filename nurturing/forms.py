@@ -4,10 +4,11 @@ these fields through ``leads.forms.apply_service_errors``)."""
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Q
 
 from leads import listing
 from leads.queries import statuses_of
-from nurturing.models import EmailSequence, Trigger
+from nurturing.models import ConsentPolicy, EmailSequence, NurturingSettings, Trigger
 from nurturing.templating import MERGE_FIELDS
 
 
@@ -86,3 +87,34 @@ class BulkEnrolForm(forms.Form):
         if len(given) != 1 and not self.errors:
             self.add_error("view", "Choose one: a view, a filter or lead numbers.")
         return cleaned
+
+
+class NurturingSettingsForm(forms.Form):
+    """The company's sending rules. Numbers are plain integers here so that a negative one reaches
+    the service's own message."""
+
+    rate_per_minute = forms.IntegerField(label="Rate limit (emails per minute)",
+                                         help_text="Across every sequence and worker of the company.")  # fmt: skip
+    window_start = forms.TimeField(required=False, label="Send from (UTC)",
+                                   widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                                   help_text="Empty (both ends): any time of day.")  # fmt: skip
+    window_end = forms.TimeField(required=False, label="…until (UTC)",
+                                 widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                                 help_text="Earlier than the start: the window runs past midnight.")  # fmt: skip
+    consent_policy = forms.ChoiceField(choices=ConsentPolicy.choices, label="Consent policy")
+    default_sequence = forms.ModelChoiceField(queryset=None, required=False, label="Default nurture sequence",
+                                              help_text="The nightly sweep enrols new and contacted leads under the "
+                                              "threshold here. Empty: no sweep.")  # fmt: skip
+    sweep_threshold = forms.IntegerField(label="Sweep threshold (score 0–100)",
+                                         help_text="Leads scoring below this are swept into the default sequence.")  # fmt: skip
+
+    def __init__(self, *args, settings: NurturingSettings, **kwargs):
+        kwargs.setdefault("initial", {name: getattr(settings, name) for name in self.base_fields})
+        super().__init__(*args, **kwargs)
+        # The company's active sequences, and the current choice even if deactivated since.
+        sequences = EmailSequence.objects.filter(company_id=settings.company_id)
+        chosen = Q(is_active=True) | Q(pk=settings.default_sequence_id)
+        self.fields["default_sequence"].queryset = sequences.filter(chosen)
+
+    def service_data(self) -> dict:
+        return dict(self.cleaned_data)

@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from crm.history import bulk_history_kwargs
@@ -61,10 +61,18 @@ def timeline_event(*, lead_id: int, company_id: int, event: str, subject: str, a
     )  # fmt: skip
 
 
+def _unknown(data: dict[str, Any], allowed) -> None:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "Unknown field."))
+
+
 # --- settings ------------------------------------------------------------------------------------
 
 SETTINGS_FIELDS = ("consent_policy", "rate_per_minute", "window_start", "window_end", "default_sequence",
                    "sweep_threshold")  # fmt: skip
+SETTINGS_MINIMUMS = {"rate_per_minute": (1, "Give at least 1 email per minute."),
+                     "sweep_threshold": (0, "Give a threshold from 0 to 100.")}  # fmt: skip
 
 
 def settings_for(company: Company | int) -> NurturingSettings:
@@ -73,21 +81,38 @@ def settings_for(company: Company | int) -> NurturingSettings:
     return settings
 
 
-@transaction.atomic
-def nurturing_settings_update(*, actor: Membership | None, company: Company, data: dict[str, Any]):
-    check_actor(actor, company.pk, "nurturing.manage")
-    settings = NurturingSettings.objects.select_for_update().get(pk=settings_for(company).pk)
-    unknown = set(data) - set(SETTINGS_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "Unknown setting."))
-    for name in SETTINGS_FIELDS:
-        if name in data:
-            setattr(settings, name, data[name])
-    sequence = settings.default_sequence
-    if sequence is not None and sequence.company_id != company.pk:
+def _check_default_sequence(settings: NurturingSettings, sequence: EmailSequence | None) -> None:
+    if sequence is None or sequence.pk == settings.default_sequence_id:
+        return  # unchanged: a sequence deactivated since stays chosen until someone picks another
+    if sequence.company_id != settings.company_id:
         raise ValidationError({"default_sequence": "Choose a sequence of this company."})
-    if (settings.window_start is None) != (settings.window_end is None):
+    if not sequence.is_active:
+        raise ValidationError({"default_sequence": "Choose an active sequence: the sweep enrols only into those."})
+
+
+def _check_window(start, end) -> None:
+    if (start is None) != (end is None):
         raise ValidationError({"window_end": "Give both ends of the sending window, or neither."})
+    if start is not None and start == end:
+        raise ValidationError({"window_end": "The sending window must end at another time than it starts."})
+
+
+@transaction.atomic
+def nurturing_settings_update(*, actor: Membership | None, settings: NurturingSettings, **fields: Any
+                              ) -> NurturingSettings:  # fmt: skip
+    """Change a company's sending rules (company admins). ``fields``: any of ``SETTINGS_FIELDS``.
+    The window is in UTC; it may run past midnight (22:00–06:00)."""
+    check_actor(actor, settings.company_id, "company.manage")
+    _unknown(fields, SETTINGS_FIELDS)
+    for name, (least, message) in SETTINGS_MINIMUMS.items():
+        if isinstance(fields.get(name), int) and fields[name] < least:
+            raise ValidationError({name: message})
+    settings = NurturingSettings.objects.select_for_update().get(pk=settings.pk)
+    if "default_sequence" in fields:
+        _check_default_sequence(settings, fields["default_sequence"])
+    for name, value in fields.items():
+        setattr(settings, name, value)
+    _check_window(settings.window_start, settings.window_end)
     settings.full_clean(exclude=["company"])
     _record(settings, actor, "nurturing.settings.changed")
     settings.save()
@@ -99,12 +124,6 @@ def nurturing_settings_update(*, actor: Membership | None, company: Company, dat
 SEQUENCE_FIELDS = ("name", "description", "trigger", "trigger_score", "trigger_status", "is_active", "sender_name",
                    "sender_email")  # fmt: skip
 STEP_FIELDS = ("step_number", "subject", "body", "delay_days", "delay_hours", "is_active")
-
-
-def _unknown(data: dict[str, Any], allowed) -> None:
-    unknown = set(data) - set(allowed)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "Unknown field."))
 
 
 def _validated_sequence(sequence: EmailSequence, data: dict[str, Any]) -> EmailSequence:
@@ -229,18 +248,57 @@ def step_update(*, actor: Membership | None, step: EmailSequenceStep, data: dict
     return step
 
 
+STEP_SENT_STAYS = "This step has sent emails: deactivate it instead of deleting it."
+
+
 @transaction.atomic
 def step_delete(*, actor: Membership | None, step: EmailSequenceStep) -> None:
+    """Delete a step no email went out for; the later steps move up one place. Enrolments follow:
+    one that was waiting for this step gets the next step instead, due after that step's delay
+    rather than this one's, and those past it keep their place in the renumbered steps."""
     check_actor(actor, step.company_id, "nurturing.manage")
+    # Senders of the company take this lock before reading steps: none sees half a renumbering.
+    NurturingSettings.objects.select_for_update().get(pk=settings_for(step.company_id).pk)
+    step = EmailSequenceStep.objects.select_for_update().select_related("sequence").get(pk=step.pk)
     if step.messages.exists():
-        raise ValidationError({"__all__": "This step has sent emails: deactivate it instead of deleting it."})
-    sequence = step.sequence
+        raise ValidationError({"__all__": STEP_SENT_STAYS})
+    sequence, number = step.sequence, step.step_number
+    if step.is_active:
+        _enrolments_skip(step)
     _record(step, actor, "nurturing.step.deleted")
     step.delete()
+    _steps_close_gap(sequence, number, actor)
     if sequence.is_active and not sequence.steps.filter(is_active=True).exists():
         sequence.is_active = False
         _record(sequence, actor, "nurturing.sequence.deactivated")
         sequence.save(update_fields=["is_active", "updated_at"])
+
+
+def _enrolments_skip(step: EmailSequenceStep) -> None:
+    """Enrolments due to get ``step`` next get the following active step, at the time their
+    previous step (or enrolment) plus that step's delay: ``next_send_at`` was that base + ``step``'s."""
+    following = next_step(step.sequence_id, step.step_number)
+    previous = (
+        EmailSequenceStep.objects.filter(sequence_id=step.sequence_id, is_active=True, step_number__lt=step.step_number)
+        .order_by("-step_number").values_list("step_number", flat=True).first()
+    )  # fmt: skip
+    if following is None:
+        return  # nothing after it: the sender completes them when they fall due
+    waiting = Enrolment.objects.filter(sequence_id=step.sequence_id, state=EnrolmentState.ACTIVE,
+                                       last_step_number__gte=previous or 0, last_step_number__lt=step.step_number)  # fmt: skip
+    waiting.update(next_send_at=F("next_send_at") + (following.delay - step.delay))
+
+
+def _steps_close_gap(sequence: EmailSequence, number: int, actor: Membership | None) -> None:
+    """Steps after ``number`` move up one, and so does every enrolment's last step past it (the
+    number is how an enrolment knows where it is)."""
+    Enrolment.objects.filter(sequence=sequence, last_step_number__gt=number).update(
+        last_step_number=F("last_step_number") - 1
+    )
+    for later in sequence.steps.filter(step_number__gt=number).order_by("step_number"):
+        later.step_number -= 1  # ascending: each takes the number just freed (they are unique)
+        _record(later, actor, "nurturing.step.renumbered")
+        later.save(update_fields=["step_number"])
 
 
 @transaction.atomic

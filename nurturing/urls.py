@@ -22,6 +22,8 @@ urlpatterns = [
     path(f"{STEP}activation/", views.step_activation, name="step_activation"),
     path(f"{STEP}preview/", views.step_preview, name="step_preview"),
     path(f"{STEP}test/", views.step_test_send, name="step_test_send"),
+    path(f"{STEP}delete/", views.step_delete, name="step_delete"),
+    path("settings/", views.settings_edit, name="settings"),
     path("leads/<int:lead_id>/enrol/", views.lead_enrol, name="lead_enrol"),
     path("enrolments/<int:enrolment_id>/stop/", views.enrolment_stop, name="enrolment_stop"),
 ]

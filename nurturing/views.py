@@ -1,5 +1,6 @@
-"""Nurturing pages: the sequence list, the builder (sequence, steps, order, activation), per-step
-statistics, preview and test send, bulk enrolment, and the lead page's enrol / unenrol buttons.
+"""Nurturing pages: the sequence list, the builder (sequence, steps, order, activation, deletion),
+per-step statistics, preview and test send, bulk enrolment, the company's sending settings, and
+the lead page's enrol / unenrol buttons.
 Each view parses, calls one service, then messages and redirects (or re-renders with field errors)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.http import safe_next
 from crm.ids import is_valid_id
@@ -22,7 +23,7 @@ from leads.forms import apply_service_errors
 from leads.models import BulkJob, Lead
 from leads.queries import leads_visible_to
 from nurturing import bulk, preview, queries, services
-from nurturing.forms import BulkEnrolForm, PreviewForm, SequenceForm, StepForm
+from nurturing.forms import BulkEnrolForm, NurturingSettingsForm, PreviewForm, SequenceForm, StepForm
 from nurturing.models import EmailSequence, EmailSequenceStep, Enrolment
 
 PREVIEW_CHOICES = 20
@@ -183,6 +184,24 @@ def step_activation(request, company_slug, sequence_id, step_id):
     return _set_active(request, change, f"Step {step.step_number}", _detail_url(step.sequence))
 
 
+@require_http_methods(["GET", "POST"])
+@tenant_view("nurturing.manage")
+def step_delete(request, company_slug, sequence_id, step_id):
+    """GET: confirm (or say why it cannot go); POST: delete through the service."""
+    step = _step(request, sequence_id, step_id)
+    if request.method == "POST":
+        try:
+            services.step_delete(actor=request.membership, step=step)
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, f"Step {step.step_number} deleted; the steps after it moved up.")
+        return redirect(_detail_url(step.sequence))
+    blocker = services.STEP_SENT_STAYS if step.messages.exists() else ""
+    return render(request, "nurturing/step_confirm_delete.html",
+                  {"step": step, "sequence": step.sequence, "blocker": blocker})  # fmt: skip
+
+
 # --- preview and test send -----------------------------------------------------------------------
 
 
@@ -228,6 +247,25 @@ def step_test_send(request, company_slug, sequence_id, step_id):
             return redirect(reverse("nurturing:step_preview", kwargs={
                 "company_slug": company_slug, "sequence_id": sequence_id, "step_id": step_id}) + query)  # fmt: skip
     return _preview_page(request, step, form, None)
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_view("company.manage")
+def settings_edit(request, company_slug):
+    settings = services.settings_for(request.company)
+    form = NurturingSettingsForm(request.POST or None, settings=settings)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.nurturing_settings_update(actor=request.membership, settings=settings, **form.service_data())
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, "Sending settings saved: the next run uses them.")
+            return redirect("nurturing:settings", company_slug=company_slug)
+    return render(request, "nurturing/settings_form.html", {"form": form})
 
 
 # --- enrolment -----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def make_consenting_lead(company, **data):
 
 def legitimate_interest(company) -> None:
     services.nurturing_settings_update(
-        actor=None, company=company, data={"consent_policy": ConsentPolicy.LEGITIMATE_INTEREST}
+        actor=None, settings=services.settings_for(company), consent_policy=ConsentPolicy.LEGITIMATE_INTEREST
     )
 
 

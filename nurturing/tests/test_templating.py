@@ -4,7 +4,7 @@ error naming the field at save time."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from nurturing.templating import SAMPLE_CONTEXT, html_to_text, links_in, render, validate_template
+from nurturing.templating import SAMPLE_CONTEXT, compile_step, html_to_text, links_in, render, validate_template
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,40 @@ def test_html_to_text_keeps_paragraphs_and_links():
     assert (
         html_to_text('<p>One</p><p>Two <a href="https://x.test/">here</a></p>') == "One\n\nTwo here (https://x.test/)"
     )
+
+
+def test_a_step_is_compiled_and_sanitised_once_for_all_its_messages():
+    body = '<p>Hi {{ first_name }}, <a href="https://x.test/?e={{ email }}">read</a> <a href="{{ unsubscribe_url }}">stop</a></p>'
+    compiled = compile_step("Hi", body)
+    assert compiled is compile_step("Hi", body)  # cached on the text: an edited step compiles afresh
+    assert compiled.sanitised is True
+    rendered = compiled.render({**SAMPLE_CONTEXT, "email": "a&b@x.test", "unsubscribe_url": "https://crm.test/n/u/t"})
+    assert rendered.html == (
+        '<p>Hi [first_name], <a href="https://x.test/?e=a&amp;b@x.test" rel="nofollow noopener noreferrer">read</a> '
+        '<a href="https://crm.test/n/u/t" rel="nofollow noopener noreferrer">stop</a></p>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "html"),
+    [
+        # A value that would decide a link's scheme: the rendered message is sanitised, the link dropped.
+        ('<p><a href="{{ first_name }}">x</a></p>', '<p><a rel="nofollow noopener noreferrer">x</a></p>'),
+        # A value inside an element the sanitiser removes.
+        ('<img src="{{ first_name }}"><p>{{ first_name }}</p>', "<p>javascript:alert(1)</p>"),
+        # A value the linkifier would have made part of a link.
+        ("<p>See example.com/{{ first_name }}</p>",
+         '<p>See <a href="http://example.com/javascript:alert(1)" rel="nofollow noopener noreferrer">'
+         "example.com/javascript:alert(1)</a></p>"),
+    ],
+)  # fmt: skip
+def test_a_body_whose_values_could_change_its_markup_is_sanitised_message_by_message(body, html):
+    compiled = compile_step("Hi", body)
+    assert compiled.sanitised is False
+    assert compiled.render({**SAMPLE_CONTEXT, "first_name": "javascript:alert(1)"}).html == html
+
+
+def test_sanitising_that_would_make_a_template_tag_is_not_compiled_into_one():
+    compiled = compile_step("Hi", "<p>&#123;{ first_name }} {<span></span>{ last_name }}</p>")
+    assert compiled.sanitised is False  # removing <span> would join "{" and "{": rendered first instead
+    assert compiled.render(SAMPLE_CONTEXT).html == "<p>&#123;{ first_name }} {{ last_name }}</p>"

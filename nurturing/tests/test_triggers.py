@@ -85,8 +85,8 @@ def test_a_logged_reply_stops_the_sequence_but_another_email_does_not(cast, djan
 
 def test_the_nightly_sweep_enrols_new_and_contacted_leads_under_the_threshold(cast):
     sequence = make_sequence(cast.a.company, name="Default nurture")
-    services.nurturing_settings_update(actor=cast.a.admin, company=cast.a.company,
-                                       data={"default_sequence": sequence, "sweep_threshold": 30})  # fmt: skip
+    services.nurturing_settings_update(actor=cast.a.admin, settings=services.settings_for(cast.a.company),
+                                       default_sequence=sequence, sweep_threshold=30)  # fmt: skip
     low = make_consenting_lead(cast.a.company)
     contacted = make_consenting_lead(cast.a.company)
     lead_services.lead_transition(actor=cast.a.admin, lead=contacted, to_status=status(cast.a.company, "contacted"))
