@@ -37,3 +37,11 @@ class CompanySettingsForm(forms.ModelForm):
     class Meta:
         model = Company
         fields = ["name", "default_country"]
+
+
+class ApiTokenForm(forms.Form):
+    """The name of a new API token; the service checks it (empty, taken) and names the field."""
+
+    name = forms.CharField(
+        max_length=100, required=False, help_text="What will use the token, e.g. the partner system's name."
+    )

@@ -205,3 +205,36 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class ApiToken(RequestMetaFields):
+    """A member's key to the REST API (``Authorization: Token <key>``).
+
+    Only the key's SHA-256 is stored: a copy of the database lets nobody call the API. The owner
+    sees the key once, when it is made; afterwards the first characters (``prefix``) tell tokens
+    apart. A revoked token stays as the record of what existed; it never authenticates again.
+    The IP address and user agent are where it was created from.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. the partner system's name.")
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "name"], condition=models.Q(revoked_at__isnull=True), name="api_token_unique_live_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -10,8 +10,7 @@ from rest_framework.settings import api_settings
 
 
 class UserRateThrottle(throttling.UserRateThrottle):
-    """Per authenticated caller: every user has one API token, so this is the token's budget
-    (a browser session of the same user shares it)."""
+    """Per authenticated caller: all of a user's API tokens (and their browser session) share it."""
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)

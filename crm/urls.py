@@ -15,6 +15,8 @@ tenant_patterns = (
         path("settings/", views.company_settings, name="company_settings"),
         path("notifications/", views.notification_list, name="notifications"),
         path("notifications/read/", views.notifications_mark_read, name="notifications_read"),
+        path("profile/", views.profile, name="profile"),
+        path("profile/tokens/<int:api_token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     ],
     "crm",
 )
@@ -22,6 +24,7 @@ tenant_patterns = (
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
@@ -115,3 +117,34 @@ def company_key(name: str) -> str:
 
 def name_key(first_name: str, last_name: str) -> str:
     return fold(f"{first_name} {last_name}")
+
+
+# --- countries -------------------------------------------------------------------------------------
+
+COUNTRIES_CSV = Path(__file__).with_name("countries.csv")
+
+
+def _country_key(name: str) -> str:
+    """'The Netherlands', 'U.S.A.', 'Antigua & Barbuda' → 'netherlands', 'usa', 'antiguabarbuda'."""
+    words = fold(name).split()
+    if len(words) < 2:
+        return "".join(words)  # a lone word is kept whole: 'AND' is Andorra's alpha-3 code
+    if words[0] == "the":
+        words = words[1:]
+    return "".join(word for word in words if word != "and")
+
+
+@lru_cache(maxsize=1)
+def country_names() -> dict[str, str]:
+    """Folded name → ISO code, for every code, alpha-3 code, name and variant in countries.csv."""
+    with COUNTRIES_CSV.open(encoding="utf-8", newline="") as file:
+        rows = csv.reader(line for line in file if not line.startswith("#"))
+        return {_country_key(name): code for code, names in rows for name in (code, *names.split("|"))}
+
+
+def country_code(value: str) -> str:
+    """The ISO 3166-1 alpha-2 code of a country given by code, alpha-3 code, English name or a common
+    variant ('Deutschland', 'UK', 'U.S.A.'), ignoring case and accents. Anything else comes back
+    stripped and upper-cased, as it always did, so the field's own validation still reports it."""
+    text = (value or "").strip()
+    return country_names().get(_country_key(text), text.upper()) if text else ""

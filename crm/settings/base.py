@@ -32,7 +32,6 @@ INSTALLED_APPS = [
     "simple_history",
     "django_q",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "axes",
     "csp",
@@ -173,13 +172,13 @@ CONTENT_SECURITY_POLICY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "crm.api_auth.ApiTokenAuthentication",  # members' named, hashed tokens (profile page)
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # Per token (each user has one) and per address for anonymous calls; 429 with Retry-After.
+    # Per user (all their tokens together) and per address for anonymous calls; 429 with Retry-After.
     "DEFAULT_THROTTLE_CLASSES": ["crm.throttling.UserRateThrottle", "crm.throttling.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env_rate("API_RATE_USER", "600/minute"),

@@ -3,6 +3,8 @@
 import factory
 
 from crm.models import Company, Membership, Role, User
+from crm.services import api_token_create
+from crm.testing.urlwalk import register_object_maker
 
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
 
@@ -40,3 +42,11 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     company = factory.SubFactory(CompanyFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.SDR
+
+
+@register_object_maker("api_token_id")
+def make_api_token_id(company: Company) -> int:
+    """A live token of one of ``company``'s members (tokens belong to users, not companies)."""
+    user = company.memberships.order_by("pk").first().user
+    token, _key = api_token_create(user=user, name=f"Walk {user.api_tokens.count() + 1}")
+    return token.pk

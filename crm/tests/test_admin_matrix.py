@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Failure, OrmQ, Schedule, Success
 from django_q.signing import SignedPackage
-from rest_framework.authtoken.models import Token, TokenProxy
 
 from accounts.models import Account, Contact, LeadConversion, Opportunity, OpportunityStageChange, Stage
 from accounts.testing.factories import make_account, make_contact, make_opportunity
@@ -113,7 +112,6 @@ OBJECTS = {
     Success: lambda cast: _task(True),
     Failure: lambda cast: _task(False),
     OrmQ: lambda cast: _queued(),
-    TokenProxy: lambda cast: TokenProxy.objects.get(pk=Token.objects.create(user=cast.a.sdr1.user).pk),
     AccessAttempt: lambda cast: AccessAttempt.objects.create(
         get_data="", post_data="", failures_since_start=1, **ACCESS
     ),
@@ -180,7 +178,6 @@ MATRIX = {
     Success:         {"superuser": "200 200 403 302 200", **OPS_ONLY},
     Failure:         {"superuser": "200 200 403 302 200", **OPS_ONLY},
     OrmQ:            {"superuser": "200 200 403 302 200", **OPS_ONLY},
-    TokenProxy:      {"superuser": "200 200 200 302 200", **OPS_ONLY},
     AccessAttempt:   {"superuser": "200 200 403 302 200", **OPS_ONLY},
     AccessLog:       {"superuser": "200 200 403 302 200", **OPS_ONLY},
     AccessFailureLog: {"superuser": "200 200 403 302 200", **OPS_ONLY},

@@ -14,12 +14,12 @@ from django.core.cache import cache
 from django.db.models import F
 from django.test import Client, RequestFactory
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from crm.env import ConfigError, env_rate, env_url
 from crm.http import safe_next
 from crm.security import client_ip
+from crm.testing.auth import api_key_for
 from crm.testing.factories import TEST_PASSWORD
 from crm.tests.test_env import run_manage
 
@@ -260,7 +260,7 @@ def test_the_reset_link_is_built_on_site_url_not_on_the_host_header(cast, settin
 
 def token_client(membership) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=membership.user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(membership.user)}")
     return client
 
 

@@ -14,7 +14,6 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NOT_SET
@@ -26,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from crm.testing.auth import api_key_for
 from crm.testing.urlwalk import OBJECT_MAKERS, all_routes
 from leads.testing.factories import make_campaign, make_comment, make_duplicate_pair, make_lead, status
 
@@ -67,8 +67,7 @@ def api_world(cast) -> World:
         "ids": [lead.pk],
         "email": "fuzz@example.com",
     }
-    token = Token.objects.create(user=a.admin.user)
-    return World({"Authorization": f"Token {token.key}"}, path_values, body_values)
+    return World({"Authorization": f"Token {api_key_for(a.admin.user)}"}, path_values, body_values)
 
 
 @pytest.fixture
