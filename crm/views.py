@@ -2,14 +2,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import services
-from crm.forms import CompanySettingsForm
+from crm import dashboards, services
+from crm.forms import ApiTokenForm, CompanySettingsForm
 from crm.permissions import tenant_view
 from crm.queries import active_memberships_of, memberships_visible_to
 from crm.security import lift_login_lock, password_reset_message, password_reset_wait
@@ -30,7 +33,8 @@ def home(request):
 def dashboard(request, company_slug):
     request.session["last_company"] = company_slug
     team = memberships_visible_to(request.membership).select_related("user")
-    return render(request, "crm/dashboard.html", {"team": team})
+    board = dashboards.dashboard_for(request.membership)
+    return render(request, "crm/dashboard.html", {"team": team, "board": board})
 
 
 @tenant_view("members.view")
@@ -70,6 +74,13 @@ def healthz(request):
     return JsonResponse({"status": "ok", "database": "ok", "worker": worker_status().as_dict()})
 
 
+@login_not_required
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico where a page names no icon (the admin, JSON answers)."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
 @tenant_view("dashboard.view")
 def notification_list(request, company_slug):
     notifications = request.membership.notifications.all()[:100]
@@ -82,6 +93,44 @@ def notifications_mark_read(request, company_slug):
     count = services.notifications_mark_read(recipient=request.membership)
     messages.success(request, f"{count} notification{'s' if count != 1 else ''} marked as read.")
     return redirect("crm:notifications", company_slug=company_slug)
+
+
+# The key of a token just made waits in the (server-side) session for the one page that shows it.
+NEW_KEY_SESSION = "new_api_key"
+
+
+@never_cache
+@tenant_view("dashboard.view")
+def profile(request, company_slug):
+    """The member's API tokens (theirs in every company) with what a client needs: the company id
+    and the API docs. POST makes a token; its key is shown once, on the page the POST leads to."""
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        except ValidationError as error:
+            form.add_error(None, error)  # a dict of errors lands on the fields it names
+        else:
+            request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
+            messages.success(request, f"Token “{token.name}” created. Copy its key now: it is shown only once.")
+            return redirect("crm:profile", company_slug=company_slug)
+    context = {
+        "form": form,
+        "tokens": request.user.api_tokens.all(),
+        "new_key": request.session.pop(NEW_KEY_SESSION, None),
+        "api_docs_url": reverse("api-docs"),
+    }
+    return render(request, "crm/profile.html", context)
+
+
+@tenant_view("dashboard.view")
+def api_token_revoke(request, company_slug, api_token_id):
+    token = get_object_or_404(request.user.api_tokens.filter(revoked_at__isnull=True), pk=api_token_id)
+    if request.method == "POST":
+        services.api_token_revoke(user=request.user, token=token)
+        messages.success(request, f"Token “{token.name}” revoked: it no longer opens the API.")
+        return redirect("crm:profile", company_slug=company_slug)
+    return render(request, "crm/api_token_confirm_revoke.html", {"token": token})
 
 
 class PasswordResetView(auth_views.PasswordResetView):
