@@ -1,7 +1,8 @@
 """Demo accounts, contacts and opportunities for ``seed_demo``.
 
 About twenty believable accounts (plus one per company name of the demo's converted leads, with
-their ``LeadConversion`` rows), one to three contacts each with one primary, and opportunities in
+their ``LeadConversion`` rows, and a few qualified demo leads put through the scorecard and the
+conversion service), one to three contacts each with one primary, and opportunities in
 every stage. Everything is written through the services, so keys, probabilities, stage-change rows
 and history are real; the demo then moves the timestamps back over the last six months (stage
 changes, history rows, created/closed times), as if the pipeline had been worked since then, so
@@ -23,9 +24,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import services
+from accounts.conversion import account_matches, lead_convert
 from accounts.models import Account, Contact, ForecastCategory, LeadConversion, Opportunity, Stage
+from accounts.qualification import lead_qualify
 from accounts.queries import accounts_matching
 from accounts.validation import default_currency
+from crm.demo import DemoClock, later
 from crm.models import ActivityKind, ActivityOutcome, Company, Membership, Role
 from leads.demo import FIRST, LAST
 from leads.models import Lead
@@ -96,7 +100,7 @@ def seed_company_accounts(company: Company) -> str:
     sellers = [m for m in members if m.role == Role.SDR] or members
     now = timezone.now()
     accounts = _accounts(company, rng, members, sellers, now)
-    converted = _converted_leads(company, members, now)
+    converted = _converted_leads(company, members, now) + _lead_conversions(company, now)
     stages = list(Stage.objects.filter(company=company, is_active=True))
     deals = _opportunities(company, rng, accounts, stages, now)
     _activities(rng, accounts, now)
@@ -170,6 +174,37 @@ def _converted_leads(company: Company, members, now) -> int:
         LeadConversion.objects.create(company=company, lead=lead, account=account, contact=contact,
                                       opportunity=deal, converted_by=actor, converted_at=lead.converted_at or now)  # fmt: skip
     return created
+
+
+CONVERSIONS = 4  # qualified demo leads that become an account, a contact and a deal
+BANT_ANSWERS = {"budget": "About 40k a year", "authority": "Decision maker", "need": "One CRM for three SDR teams",
+                "timeline": "Live this quarter"}  # fmt: skip
+MEDDICC_ANSWERS = {"metrics": "Halve the time to first response", "champion": "Their head of sales ops"}
+
+
+def _lead_conversions(company: Company, now) -> int:
+    """A few qualified demo leads go the whole way: the owner fills in the scorecard, then converts
+    the lead into a new account with a first deal (the conversion-rate figures count these)."""
+    rng = random.Random(f"conversions:{company.slug}")
+    leads, names = [], set()
+    qualified = Lead.objects.filter(company=company, status__key="qualified", owner__isnull=False,
+                                    conversion__isnull=True).select_related("owner", "status").order_by("id")  # fmt: skip
+    for lead in qualified:
+        # A company the demo already has an account for (owned by someone else) is left to a manager.
+        if lead.company_name not in names and len(leads) < CONVERSIONS and not account_matches(lead, fuzzy=False):
+            names.add(lead.company_name)
+            leads.append(lead)
+    with DemoClock() as clock:
+        for lead in leads:
+            at = later(rng, lead.status_changed_at, now)
+            clock.at(at)
+            lead_qualify(actor=lead.owner, lead=lead, bant=BANT_ANSWERS, meddicc=MEDDICC_ANSWERS)
+            clock.at(later(rng, at, now))
+            lead_convert(actor=lead.owner, lead=lead, opportunity={
+                "name": f"{lead.company_name} — first order", "amount": str(rng.choice([6000, 12000, 24000])),
+                "close_date": (now + dt.timedelta(days=rng.randint(20, 90))).date().isoformat(),
+            })  # fmt: skip
+    return len(leads)
 
 
 # --- opportunities with six months of stage history ----------------------------------------------------

@@ -3,9 +3,14 @@ in two teams, one person who works for both, and an ops superuser."""
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
+import random
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.apps import apps
+from django.db import connection, models, transaction
+from django.utils import timezone
 
 from crm import services
 from crm.models import Company, Membership, Role, User
@@ -87,3 +92,69 @@ def demo_logins() -> list[tuple[str, str]]:
             seen.setdefault(person.email, []).append(f"{Role(person.role).label} at {name}")
     rows += [(email, ", ".join(roles)) for email, roles in seen.items()]
     return rows
+
+
+# --- when things happened ----------------------------------------------------------------------------
+
+DEMO_APPS = ("crm", "leads", "accounts", "nurturing")
+
+
+def recent_moment(rng: random.Random, now: dt.datetime, days: int = 90) -> dt.datetime:
+    """A working-hours moment of the last ``days``: recent days more often, weekends rarely."""
+    moment = now - dt.timedelta(days=days * rng.random() ** 1.7)
+    if moment.weekday() >= 5 and rng.random() < 0.85:  # a weekend day becomes the Friday before
+        moment -= dt.timedelta(days=moment.weekday() - 4)
+    moment = moment.replace(hour=rng.randint(8, 17), minute=rng.randint(0, 59), second=rng.randint(0, 59))
+    return min(moment, now - dt.timedelta(minutes=rng.randint(5, 90)))
+
+
+def later(rng: random.Random, after: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """A follow-up: some way between ``after`` and ``now`` (so a lead's events stay in order)."""
+    return after + (now - after) * rng.uniform(0.02, 0.3)
+
+
+class DemoClock:
+    """Says *when* each demo write happened, so the seeded data has a past.
+
+    The services stamp every row with the real time. Inside ``with DemoClock() as clock``, call
+    ``clock.at(moment)`` before a service call; on exit every datetime column of the demo apps
+    stamped since then is moved to that moment (plus its few real microseconds, which keeps the
+    order of one call's rows). Only rows written inside the block are touched, and only their
+    timestamps: the rows themselves, with their history, come from the services."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[dt.datetime, dt.datetime]] = []  # (real start, pretended moment)
+
+    def __enter__(self) -> DemoClock:
+        self.started = timezone.now()
+        return self
+
+    def at(self, moment: dt.datetime) -> None:
+        self.marks.append((timezone.now(), moment))
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None and self.marks:
+            self._rebase(self.started, timezone.now())
+
+    def _moved(self, value: dt.datetime) -> dt.datetime:
+        index = max(bisect.bisect_right(self._starts, value) - 1, 0)
+        start, moment = self.marks[index]
+        return moment + max(value - start, dt.timedelta(0))
+
+    def _rebase(self, started: dt.datetime, ended: dt.datetime) -> None:
+        self._starts = [real for real, _ in self.marks]
+        for label in DEMO_APPS:
+            for model in apps.get_app_config(label).get_models():
+                for field in model._meta.concrete_fields:
+                    if isinstance(field, models.DateTimeField):
+                        self._rebase_column(model, field.attname, started, ended)
+
+    def _rebase_column(self, model, name: str, started: dt.datetime, ended: dt.datetime) -> None:
+        rows = list(model._base_manager.filter(**{f"{name}__range": (started, ended)}).values_list("pk", name))
+        if not rows:
+            return
+        # One prepared statement for every row (``bulk_update`` builds a CASE per batch: slower).
+        quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
+        sql = f"UPDATE {quote(model._meta.db_table)} SET {quote(name)} = %s WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, [(adapt(self._moved(value)), pk) for pk, value in rows])

@@ -13,8 +13,10 @@ class NurturingConfig(AppConfig):
     verbose_name = "Nurturing sequences"
 
     def ready(self):
-        from nurturing import bulk, receivers
+        from crm.signals import demo_seeded
+        from nurturing import bulk, demo, receivers
 
         receivers.connect()
+        demo_seeded.connect(demo.seed_demo_receiver, dispatch_uid="nurturing.demo")
         bulk.register()
         post_migrate.connect(_schedules, sender=self)

@@ -1,6 +1,11 @@
 from django.core.management.base import BaseCommand
+from django.test.utils import override_settings
 
 from crm.demo import DEMO_PASSWORD, demo_logins, seed_cast
+
+# The demo's writes notify people as real ones do (assignment emails, sequence emails): into an
+# in-memory outbox, so seeding neither mails anyone nor floods the console.
+QUIET_MAIL = "django.core.mail.backends.locmem.EmailBackend"
 
 
 class Command(BaseCommand):
@@ -10,13 +15,14 @@ class Command(BaseCommand):
         parser.add_argument("--quiet-logins", action="store_true", help="Do not print the demo logins.")
 
     def handle(self, *args, **options):
-        companies = seed_cast()
         from crm.signals import demo_seeded
 
-        for company in companies:
-            for _receiver, summary in demo_seeded.send(sender=self.__class__, company=company):
-                if summary:
-                    self.stdout.write(f"{company.slug}: {summary}")
+        with override_settings(EMAIL_BACKEND=QUIET_MAIL):
+            companies = seed_cast()
+            for company in companies:
+                for _receiver, summary in demo_seeded.send(sender=self.__class__, company=company):
+                    if summary:
+                        self.stdout.write(f"{company.slug}: {summary}")
         self.stdout.write(self.style.SUCCESS(f"Demo data ready for {', '.join(c.name for c in companies)}."))
         if options["quiet_logins"]:
             return
