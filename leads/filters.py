@@ -9,26 +9,22 @@ query string ever reaches the ORM. An invalid value makes the filterset invalid;
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 
 import django_filters as df
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from django_filters.fields import ModelMultipleChoiceField
+from django_filters.fields import ModelChoiceField, ModelMultipleChoiceField
 
 from crm.ids import is_valid_id
 from crm.models import Membership, Role
 from crm.queries import memberships_visible_to, team_member_ids
-from leads import dedup
+from leads import dedup, search
 from leads.models import Campaign, CustomField, CustomFieldType, Lead, LeadStatus, Priority, Stage
 
 PROFILE_TEXT_KEYS = ("headline", "location", "source")
-WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class CSVCharFilter(df.BaseInFilter, df.CharFilter):
@@ -39,8 +35,15 @@ YES = frozenset({"true", "1", "yes", "on"})
 NO = frozenset({"false", "0", "no", "off"})
 
 
-class YesNoSelect(forms.NullBooleanSelect):
-    """The select of Unknown / Yes / No, handing the field the value as sent."""
+class YesNoSelect(forms.Select):
+    """Any / Yes / No, handing the field the value as sent (so a bad value is an error)."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, choices=(("", "Any"), ("true", "Yes"), ("false", "No")))
+
+    def format_value(self, value):
+        text = "" if value is None else str(value).strip().lower()
+        return ["true" if text in YES else "false" if text in NO else ""]
 
     def value_from_datadict(self, data, files, name):
         return data.get(name)
@@ -82,44 +85,35 @@ class IdMultipleChoiceFilter(df.ModelMultipleChoiceFilter):
     field_class = IdChoiceField
 
 
+class MemberChoiceField(ModelChoiceField):
+    """Members by name alone: the company and role in ``str(membership)`` are noise in a filter."""
+
+    def label_from_instance(self, obj):
+        return str(obj.user)
+
+
+class MemberChoiceFilter(df.ModelChoiceFilter):
+    field_class = MemberChoiceField
+
+
 def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+def date_input() -> forms.DateInput:
+    """The browser's date picker; it sends (and shows) ISO dates, the format the filters parse."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 def _date_filters(prefix: str, field: str) -> dict[str, df.Filter]:
     return {
-        f"{prefix}_after": df.DateFilter(field_name=field, method="filter_from", label=f"{prefix.title()} from"),
-        f"{prefix}_before": df.DateFilter(field_name=field, method="filter_until", label=f"{prefix.title()} until"),
+        f"{prefix}_after": df.DateFilter(
+            field_name=field, method="filter_from", label=f"{prefix.title()} from", widget=date_input()
+        ),
+        f"{prefix}_before": df.DateFilter(
+            field_name=field, method="filter_until", label=f"{prefix.title()} until", widget=date_input()
+        ),
     }
-
-
-def search_ids_sql(query: str) -> tuple[str, list] | None:
-    """SQLite: an FTS5 prefix query over name, email, company and job title (see migration)."""
-    words = WORD.findall(query.lower())[:8]
-    if not words:
-        return None
-    match = " AND ".join(f'"{w}"*' for w in words)
-    return "SELECT rowid FROM leads_lead_search WHERE leads_lead_search MATCH %s", [match]
-
-
-def search_leads(queryset: QuerySet[Lead], query: str) -> QuerySet[Lead]:
-    query = query.strip()
-    if not query:
-        return queryset
-    if connection.vendor == "sqlite":
-        sql = search_ids_sql(query)
-        # Constant SQL; the user's words travel as a bound parameter.
-        return queryset.none() if sql is None else queryset.filter(id__in=RawSQL(*sql))  # noqa: S611
-    condition = Q()
-    for word in WORD.findall(query)[:8]:
-        condition &= (
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(email_key__icontains=word.lower())
-            | Q(company_name__icontains=word)
-            | Q(job_title__icontains=word)
-        )
-    return queryset.filter(condition)
 
 
 RANGES = (
@@ -128,6 +122,9 @@ RANGES = (
     ("updated_after", "updated_before"),
     ("activity_after", "activity_before"),
 )
+
+
+SCORE_INPUT = forms.NumberInput(attrs={"min": 0, "max": 100})
 
 
 class LeadFilterForm(forms.Form):
@@ -148,14 +145,16 @@ class LeadFilterSet(df.FilterSet):
     q = df.CharFilter(method="filter_search", label="Search")
     status = IdMultipleChoiceFilter(queryset=LeadStatus.objects.none(), distinct=False)
     owner = df.MultipleChoiceFilter(method="filter_owner", label="Owner", distinct=False)
-    team = df.ModelChoiceFilter(queryset=Membership.objects.none(), method="filter_team", label="Team of")
+    team = MemberChoiceFilter(
+        queryset=Membership.objects.none(), method="filter_team", label="Team of", empty_label="Any"
+    )
     campaign = IdMultipleChoiceFilter(queryset=Campaign.objects.none(), distinct=False)
     source = df.CharFilter(field_name="lead_source", lookup_expr="iexact", label="Source")
     medium = df.CharFilter(field_name="medium", lookup_expr="iexact")
     stage = df.MultipleChoiceFilter(choices=Stage.choices, distinct=False)
-    country = CSVCharFilter(method="filter_country", label="Country (GB,DE)")
-    score_min = df.NumberFilter(field_name="score", lookup_expr="gte", label="Score from")
-    score_max = df.NumberFilter(field_name="score", lookup_expr="lte", label="Score to")
+    country = CSVCharFilter(method="filter_country", label="Country", help_text="Codes, comma-separated: GB,DE")
+    score_min = df.NumberFilter(field_name="score", lookup_expr="gte", label="Score from", widget=SCORE_INPUT)
+    score_max = df.NumberFilter(field_name="score", lookup_expr="lte", label="Score to", widget=SCORE_INPUT)
     priority = df.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
     gdpr_consent = YesNoFilter(label="GDPR consent")
     dnd = YesNoFilter(label="Do not disturb")
@@ -192,7 +191,7 @@ class LeadFilterSet(df.FilterSet):
     # -- filter methods ---------------------------------------------------------------------------
 
     def filter_search(self, queryset, name, value):
-        return search_leads(queryset, value)
+        return search.search_leads(queryset, value)
 
     def filter_owner(self, queryset, name, values):
         if not values:
@@ -255,14 +254,18 @@ def _custom_filters(definition: CustomField) -> dict[str, df.Filter]:
         }
     if kind == CustomFieldType.DATE:
         return {
-            f"{name}_after": df.DateFilter(field_name=f"{key}:gte", method=method, label=f"{label} from"),
-            f"{name}_before": df.DateFilter(field_name=f"{key}:lte", method=method, label=f"{label} until"),
+            f"{name}_after": df.DateFilter(
+                field_name=f"{key}:gte", method=method, label=f"{label} from", widget=date_input()
+            ),
+            f"{name}_before": df.DateFilter(
+                field_name=f"{key}:lte", method=method, label=f"{label} until", widget=date_input()
+            ),
         }
     if kind == CustomFieldType.BOOL:
         return {name: YesNoFilter(field_name=key, method=method, label=label)}
     if kind == CustomFieldType.CHOICE:
         choices = [(c, c) for c in definition.choices]
-        return {name: df.ChoiceFilter(field_name=key, method=method, label=label, choices=choices)}
+        return {name: df.ChoiceFilter(field_name=key, method=method, label=label, choices=choices, empty_label="Any")}
     return {
         name: df.CharFilter(field_name=key, method=method, label=f"{label} is"),
         f"{name}_contains": df.CharFilter(field_name=f"{key}:contains", method=method, label=f"{label} contains"),

@@ -31,6 +31,7 @@ from crm.models import Membership, Role
 from leads.models import Lead, ListPreference, SavedFilter, Visibility
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
+DISPLAY_PARAMS = frozenset({"cols"})  # how the list looks, not what it holds: kept in views, never filters
 MAX_PER_PAGE = PER_PAGE_CHOICES[-1]
 COUNT_CAP = 10_000
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -242,11 +243,17 @@ def per_page_of(raw, default: int = 50) -> int:
     return min(value, MAX_PER_PAGE)
 
 
-def paginate(queryset: QuerySet[Lead], sort: list[tuple[str, bool]], *, cursor: str | None, per_page: int) -> Page:
-    """One page by keyset: no OFFSET, whatever the depth. ``cursor`` comes from a previous page."""
+def paginate(
+    queryset: QuerySet[Lead], sort: list[tuple[str, bool]], *, cursor: str | None, per_page: int, number: int = 1
+) -> Page:
+    """One page. Following ``cursor`` (from a previous page) is a keyset seek: no OFFSET, whatever
+    the depth. Without one, ``number`` (from ``page_number_of``) jumps to a numbered page inside the
+    counted rows: an OFFSET bounded by ``COUNT_CAP``, the rows the capped count walks anyway."""
     columns = _columns(sort)
     ordered = sorted_leads(queryset, sort)
-    number, forward = 1, True
+    forward = True
+    if not cursor and number > 1:
+        ordered = ordered[(number - 1) * per_page :]
     if cursor:
         payload = _decode(cursor)
         if len(payload["v"]) != len(columns) or payload.get("d") not in ("n", "p"):
@@ -358,7 +365,7 @@ def _query_errors(actor: Membership, query: dict[str, list[str]]) -> dict:
     from leads.filters import LeadFilterSet
 
     filterset = LeadFilterSet(_as_querydict(query), queryset=Lead.objects.none(), membership=actor)
-    unknown = sorted(set(query) - set(filterset.filters))
+    unknown = sorted(set(query) - set(filterset.filters) - DISPLAY_PARAMS)
     if unknown:
         return {"filter": [f"Unknown filter: {', '.join(unknown)}."]}
     if not filterset.is_valid():
@@ -502,15 +509,47 @@ def sort_links(spec: str, sort: list[tuple[str, bool]]) -> list[SortLink]:
     return links
 
 
-def check_page_param(raw) -> None:
-    """Pages are reached by following Next/Previous (keyset); a numbered page is only page 1."""
+def _page_param(raw) -> int:
     if raw in (None, ""):
-        return
+        return 1
     try:
         number = int(raw)
     except (TypeError, ValueError):
         raise ValidationError({"page": "Page must be a whole number."}) from None
     if number < 1:
         raise ValidationError({"page": "Page numbers start at 1."})
-    if number > 1:
+    return number
+
+
+def check_page_param(raw) -> None:
+    """Pages are reached by following Next/Previous (keyset); a numbered page is only page 1."""
+    if _page_param(raw) > 1:
         raise ValidationError({"page": "Jumping to a page number is not supported; follow Next and Previous."})
+
+
+def page_number_of(raw, per_page: int) -> int:
+    """``?page=N`` of the lead list: any page that starts inside the first ``COUNT_CAP`` rows (the
+    pager numbers those); deeper pages are reached by Next/Previous."""
+    number = _page_param(raw)
+    if (number - 1) * per_page >= COUNT_CAP:
+        raise ValidationError(
+            {"page": f"Page numbers reach the first {COUNT_CAP:,} leads; go further with Next and Previous."}
+        )
+    return number
+
+
+def last_numbered_page(count: int, per_page: int) -> int:
+    """The last page the pager numbers: the list's last page, or (past the cap, where ``count`` is
+    ``COUNT_CAP``) the last one ``page_number_of`` accepts."""
+    return max(1, -(-count // per_page))
+
+
+def page_numbers(current: int, last: int, *, around: int = 2) -> list[int | None]:
+    """``1 … 4 5 6 7 8 … 40``: the pages a pager links to around ``current``, None for a gap."""
+    shown = sorted({1, last, *range(max(1, current - around), min(last, current + around) + 1)})
+    numbers: list[int | None] = []
+    for number in shown:
+        if numbers and number - numbers[-1] > 1:
+            numbers.append(None)
+        numbers.append(number)
+    return numbers

@@ -1,6 +1,10 @@
 import datetime as dt
+import re
+from html.parser import HTMLParser
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -114,7 +118,7 @@ def test_filters_by_status_owner_team_campaign_and_dates(cast, board, client_for
         ({"per_page": -5}, {"per_page": ["Page size must be at least 1."]}),
         ({"page": -2}, {"page": ["Page numbers start at 1."]}),
         ({"page": "two"}, {"page": ["Page must be a whole number."]}),
-        ({"page": 2000}, {"page": ["Jumping to a page number is not supported; follow Next and Previous."]}),
+        ({"page": 2000}, {"page": ["Page numbers reach the first 10,000 leads; go further with Next and Previous."]}),
         ({"cursor": "%%%not-base64"}, {"cursor": ["This page link is broken; start again from the first page."]}),
     ],
 )  # fmt: skip
@@ -304,7 +308,7 @@ def test_bulk_status_change_is_all_or_nothing(cast, board, client_for):
     job = BulkJob.objects.get()
     assert job.status == "failed"
     assert job.error == (
-        f"1 lead(s) cannot make this change: #{board['Clark'].pk} Pat Clark (Contacted → Contacted is not allowed). "
+        f"1 lead(s) cannot make this change: #{board['Clark'].pk} Pat Clark (The lead is already Contacted). "
         "Nothing was changed."
     )
     assert b'data-testid="bulk-error"' in response.content
@@ -448,3 +452,324 @@ def test_the_api_list_uses_the_same_filters(cast, board):
     assert [r["last_name"] for r in response.json()["results"]] == ["Baker"]
     bad = client.get(f"/api/companies/{cast.a.company.pk}/leads", {"score_min": "x"})
     assert (bad.status_code, bad.json()) == (400, {"score_min": ["Enter a number."]})
+
+
+# --- the page around the rows: filter panel, chips, columns, pager, bulk controls ---------------
+
+
+class Tags(HTMLParser):
+    """Start tags as (tag, attrs, path of enclosing tags' classes), for asserting page structure."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.stack = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs, [cls for _, cls in self.stack]))
+        if tag not in ("input", "br", "img", "link", "meta"):
+            self.stack.append((tag, attrs.get("class", "")))
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+
+def tags_of(response) -> list[tuple[str, dict, list[str]]]:
+    parser = Tags()
+    parser.feed(response.content.decode())
+    return parser.tags
+
+
+def filter_cells(response) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each filter cell: the `for` of its label and its controls as (tag, id)."""
+    cells = []
+    for tag, attrs, path in tags_of(response):
+        if "filter-field" in path:
+            if tag == "label":
+                cells.append((attrs["for"], []))
+            elif tag in ("input", "select", "textarea"):
+                cells[-1][1].append((tag, attrs["id"]))
+    return cells
+
+
+def test_every_filter_is_one_cell_with_its_label_above_its_control(cast, board, client_for):
+    response = client_for(cast.a.admin).get(list_url(cast.a.company))
+    cells = filter_cells(response)
+    names = list(response.context["filterset"].form.fields)
+    assert [label_for for label_for, _ in cells] == [f"id_{name}" for name in names]
+    assert [controls for _, controls in cells] == [
+        [("select" if name in SELECTS else "input", f"id_{name}")] for name in names
+    ]
+    assert {"cf_seats_min", "cf_industry_contains"} <= set(names)  # custom fields get cells too
+    form_controls = [
+        attrs.get("id")
+        for tag, attrs, path in tags_of(response)
+        if tag in ("input", "select") and "filter-grid" in path and attrs.get("type") != "hidden"
+    ]
+    assert form_controls == [f"id_{name}" for name in names]  # no control outside a cell
+
+
+SELECTS = {"status", "owner", "team", "campaign", "stage", "priority", "gdpr_consent", "dnd", "converted",
+           "has_duplicates"}  # fmt: skip
+
+
+def test_apply_and_reset_come_after_the_grid(cast, board, client_for):
+    tags = tags_of(client_for(cast.a.admin).get(list_url(cast.a.company, sort="-score")))
+    actions = [(tag, attrs.get("href"), path) for tag, attrs, path in tags if attrs.get("data-testid") in
+               ("apply-filters", "reset-filters")]  # fmt: skip
+    assert [(tag, href, path[-1]) for tag, href, path in actions] == [
+        ("button", None, "filter-actions"),
+        ("a", "?sort=-score", "filter-actions"),
+    ]
+    assert all("filter-grid" not in path for _, _, path in actions)
+
+
+def test_date_filters_are_date_pickers(cast, board, client_for):
+    make_custom_field(cast.a.company, "renewal", "date")
+    tags = tags_of(client_for(cast.a.admin).get(list_url(cast.a.company, created_after="2026-01-31")))
+    dates = {attrs["name"]: (attrs["type"], attrs.get("value")) for tag, attrs, _ in tags
+             if tag == "input" and attrs.get("type") == "date"}  # fmt: skip
+    assert dates == {
+        "created_after": ("date", "2026-01-31"),
+        "created_before": ("date", None),
+        "updated_after": ("date", None),
+        "updated_before": ("date", None),
+        "activity_after": ("date", None),
+        "activity_before": ("date", None),
+        "cf_renewal_after": ("date", None),
+        "cf_renewal_before": ("date", None),
+    }
+
+
+def options_of(response, name: str) -> list[tuple[str, str, bool]]:
+    select = response.content.decode().split(f'<select name="{name}"')[1].split("</select>")[0]
+    return [(value, label, selected == " selected")
+            for value, selected, label in re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select)]  # fmt: skip
+
+
+def test_yes_no_filters_offer_any_yes_no_and_never_say_unknown(cast, board, client_for):
+    make_custom_field(cast.a.company, "vip", "bool")
+    response = client_for(cast.a.admin).get(list_url(cast.a.company, dnd="true"))
+    assert options_of(response, "dnd") == [("", "Any", False), ("true", "Yes", True), ("false", "No", False)]
+    assert options_of(response, "gdpr_consent") == [("", "Any", True), ("true", "Yes", False), ("false", "No", False)]
+    assert options_of(response, "cf_vip")[0] == ("", "Any", True)
+    assert options_of(response, "team") == [
+        ("", "Any", True),
+        (str(cast.a.admin.pk), "Alpha Admin", False),
+        (str(cast.a.manager.pk), "Alpha Manager", False),
+    ]
+    assert b"Unknown" not in response.content
+    assert b"---------" not in response.content
+    assert names(response) == ["Clark"]
+    # What older links and the API send keeps working: "unknown" is no filter.
+    assert names(client_for(cast.a.admin).get(list_url(cast.a.company, dnd="unknown"))) == [
+        "Evans", "Dunn", "Clark", "Baker", "Adams"
+    ]  # fmt: skip
+
+
+def chips_of(response) -> list[tuple[str, str]]:
+    return [(chip.text, chip.href) for chip in response.context["chips"]]
+
+
+def test_active_filters_are_chips_with_human_values_and_exact_removal_links(cast, board, client_for):
+    contacted, qualified = status(cast.a.company, "contacted"), status(cast.a.company, "qualified")
+    webinar = board["Adams"].campaign
+    params = {"status": [contacted.pk, qualified.pk], "owner": [cast.a.sdr1.pk], "campaign": [webinar.pk],
+              "team": cast.a.manager.pk, "score_min": 70, "gdpr_consent": "true", "created_after": "2026-01-02",
+              "q": "north", "medium": ""}  # fmt: skip
+    response = client_for(cast.a.admin).get(list_url(cast.a.company, sort="-score", **params))
+    base = (f"status={contacted.pk}&status={qualified.pk}&owner={cast.a.sdr1.pk}&campaign={webinar.pk}"
+            f"&team={cast.a.manager.pk}&score_min=70&gdpr_consent=true&created_after=2026-01-02&q=north")  # fmt: skip
+
+    def without(part):
+        return "?" + "&".join(p for p in base.split("&") if p != part) + "&sort=-score"
+
+    assert chips_of(response) == [
+        ("Search: north", without("q=north")),
+        ("Status: Contacted", without(f"status={contacted.pk}")),
+        ("Status: Qualified", without(f"status={qualified.pk}")),
+        ("Owner: Alpha SDR One", without(f"owner={cast.a.sdr1.pk}")),
+        ("Team of: Alpha Manager", without(f"team={cast.a.manager.pk}")),
+        ("Campaign: Webinar", without(f"campaign={webinar.pk}")),
+        ("Score ≥ 70", without("score_min=70")),
+        ("GDPR consent: Yes", without("gdpr_consent=true")),
+        ("Created from: 2026-01-02", without("created_after=2026-01-02")),
+    ]
+    links = [(attrs["href"], attrs["aria-label"]) for tag, attrs, _ in tags_of(response)
+             if attrs.get("data-testid") == "filter-chip"]  # fmt: skip
+    assert links == [(href, f"Remove filter {text}") for text, href in chips_of(response)]
+    assert response.context["clear_filters"] == "?sort=-score"
+
+
+def test_a_chip_escapes_what_the_user_typed(cast, board, client_for):
+    response = client_for(cast.a.admin).get(list_url(cast.a.company, q='<b>"x"</b>'))
+    assert chips_of(response) == [('Search: <b>"x"</b>', "?sort=-created")]
+    assert b"Search: &lt;b&gt;&quot;x&quot;&lt;/b&gt;" in response.content
+
+
+def test_removing_the_last_chip_of_a_view_does_not_bring_the_default_view_back(cast, board, client_for):
+    client = client_for(cast.a.sdr1)
+    listing.list_default_set(actor=cast.a.sdr1, view="builtin:mine")
+    response = client.get(list_url(cast.a.company))
+    assert chips_of(response) == [("Owner: Me", "?sort=-updated")]
+    removed = client.get(list_url(cast.a.company, sort="-updated"))
+    assert (chips_of(removed), removed.context["view_key"]) == ([], "")
+    assert names(removed) == ["Evans", "Clark", "Adams"]  # sdr1's own and the pool, unfiltered
+
+
+def test_a_bad_filter_still_gets_a_chip_to_remove_it(cast, board, client_for):
+    response = client_for(cast.a.admin).get(list_url(cast.a.company, score_min="lots", country="GB"))
+    assert response.context["page"] is None
+    assert chips_of(response) == [("Country: GB", "?score_min=lots&sort=-created"),
+                                  ("Score ≥ lots", "?country=GB&sort=-created")]  # fmt: skip
+
+
+def test_optional_email_and_phone_columns_are_kept_by_every_link(cast, board, client_for):
+    client = client_for(cast.a.admin)
+    response = client.get(list_url(cast.a.company, cols=["phone", "email"], country="US"))
+    assert response.context["columns"] == ["email", "phone"]
+    tags = tags_of(response)
+    heads = [attrs["data-testid"] for _, attrs, _ in tags if attrs.get("data-testid", "").startswith("column-head")]
+    assert heads == ["column-head-email", "column-head-phone"]
+    email = board["Dunn"].email
+    assert f'<td data-testid="row-email"><a href="mailto:{email}">{email}</a></td>'.encode() in response.content
+    assert b'<td data-testid="row-phone"><a href="tel:+1 212 555 0100">+1 212 555 0100</a></td>' in response.content
+    sort_link = next(a["href"] for _, a, _ in tags if a.get("data-testid") == "sort-name")
+    assert sort_link == "?cols=email&cols=phone&country=US&sort=-name,-created"
+    assert chips_of(response) == [("Country: US", "?cols=email&cols=phone&sort=-created")]
+    assert client.get(list_url(cast.a.company)).context["columns"] == []
+    assert client.get(list_url(cast.a.company, cols="phone,fax")).context["columns"] == ["phone"]
+
+
+def test_a_saved_view_keeps_its_columns(cast, board, client_for):
+    client = client_for(cast.a.sdr1)
+    client.post(reverse("leads:saved_view_create", kwargs={"company_slug": "alpha"}),
+                {"name": "Call list", "visibility": "private", "filter_query": "owner=me&cols=phone"})  # fmt: skip
+    saved = SavedFilter.objects.get(name="Call list")
+    assert saved.query == {"owner": ["me"], "cols": ["phone"]}
+    response = client.get(list_url(cast.a.company, view=f"saved:{saved.pk}"))
+    assert (response.context["columns"], names(response), chips_of(response)) == (
+        ["phone"], ["Evans", "Adams"], [("Owner: Me", "?cols=phone&sort=-created")]
+    )  # fmt: skip
+
+
+def test_dates_take_one_short_line_with_the_full_time_in_the_title(cast, board, client_for):
+    now = timezone.now()
+    Lead.objects.filter(pk=board["Adams"].pk).update(
+        created_at=dt.datetime(2024, 3, 5, 9, 7, tzinfo=dt.UTC), updated_at=now, last_activity_at=None
+    )
+    response = client_for(cast.a.admin).get(list_url(cast.a.company, source="referral", gdpr_consent="true"))
+    cells = [(a["datetime"], a["title"]) for t, a, _ in tags_of(response) if t == "time"]
+    assert cells == [("2024-03-05T09:07:00+00:00", "2024-03-05 09:07 UTC"),
+                     (timezone.localtime(now).isoformat(), timezone.localtime(now).strftime("%Y-%m-%d %H:%M UTC"))]  # fmt: skip
+    row = response.content.decode().split('data-testid="lead-row"')[1]
+    assert ">5 Mar 2024</time>" in row
+    assert f">{timezone.localtime(now):%H:%M}</time>" in row
+    assert '<td class="date">—</td>' in row
+
+
+def pager_links(response) -> list[tuple[str, str]]:
+    return [(a["data-testid"], a.get("href", "")) for t, a, _ in tags_of(response)
+            if a.get("data-testid") in ("page-link", "page-current", "prev-page", "next-page")]  # fmt: skip
+
+
+def test_the_pager_numbers_the_pages_and_jumps_to_one(cast, board, client_for):
+    client = client_for(cast.a.admin)
+    first = client.get(list_url(cast.a.company, sort="-score", per_page=2))
+    assert pager_links(first) == [
+        ("page-current", ""),
+        ("page-link", "?sort=-score&per_page=2&page=2"),
+        ("page-link", "?sort=-score&per_page=2&page=3"),
+        ("next-page", f"?sort=-score&per_page=2&cursor={first.context['page'].next_cursor}"),
+    ]
+    assert b'data-testid="page-of">Page 1 of 3</span>' in first.content
+    third = client.get(list_url(cast.a.company, sort="-score", per_page=2, page=3))
+    assert (names(third), third.context["page"].number, third.context["page"].has_next) == (["Dunn"], 3, False)
+    back = client.get(list_url(cast.a.company, sort="-score", per_page=2, cursor=third.context["page"].prev_cursor))
+    assert (names(back), back.context["page"].number) == (["Evans", "Baker"], 2)
+    assert [n for n, _ in pager_links(back)] == ["prev-page", "page-link", "page-current", "page-link", "next-page"]
+    assert client.get(list_url(cast.a.company, per_page=2, page=4)).context["page"].rows == []
+
+
+def test_page_numbers_skip_the_middle_and_stop_where_the_count_stops():
+    assert listing.page_numbers(1, 1) == [1]
+    assert listing.page_numbers(1, 9) == [1, 2, 3, None, 9]
+    assert listing.page_numbers(6, 40) == [1, None, 4, 5, 6, 7, 8, None, 40]
+    assert listing.page_numbers(39, 40) == [1, None, 37, 38, 39, 40]
+    assert listing.last_numbered_page(0, 50) == 1
+    assert listing.last_numbered_page(101, 50) == 3
+    assert listing.last_numbered_page(listing.COUNT_CAP, 50) == 200  # capped: pages 1–200 start under the cap
+    assert listing.page_number_of("200", 50) == 200
+    with pytest.raises(ValidationError) as error:
+        listing.page_number_of("201", 50)
+    assert error.value.message_dict == {
+        "page": ["Page numbers reach the first 10,000 leads; go further with Next and Previous."]
+    }
+
+
+@pytest.mark.parametrize("item_count", [1, 3])
+def test_a_filtered_list_with_chips_and_columns_costs_a_fixed_number_of_queries(
+    item_count, cast, client_for, django_assert_num_queries
+):
+    contacted = status(cast.a.company, "contacted")
+    campaign = make_campaign(cast.a.company, "Fixed")
+    for _ in range(item_count):
+        lead = make_lead(cast.a.company, cast.a.admin, owner=cast.a.sdr1, campaign=campaign)
+        Lead.objects.filter(pk=lead.pk).update(status=contacted)
+    client = client_for(cast.a.admin)
+    params = {"status": [contacted.pk], "campaign": [campaign.pk], "team": cast.a.manager.pk,
+              "owner": [cast.a.sdr1.pk], "cols": ["email", "phone"], "page": 1}  # fmt: skip
+    client.get(list_url(cast.a.company, **params))
+    # session, user, membership, preference, owner choices, custom fields, the three filter values
+    # checked, the team's ids, rows, count, the three choice lists (chips and controls share them),
+    # notifications, switcher, saved views, bulk statuses, owners and campaigns
+    with django_assert_num_queries(21):
+        response = client.get(list_url(cast.a.company, **params))
+    assert len(response.context["page"]) == item_count
+    assert len(response.context["chips"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("role", "operations"),
+    [
+        ("sdr1", ["status", "campaign", "comment", "delete"]),
+        ("manager", ["status", "assign", "campaign", "comment", "delete"]),
+        ("admin", ["status", "assign", "campaign", "comment", "delete"]),
+    ],
+)
+def test_bulk_actions_offered_are_those_the_role_may_run(role, operations, cast, board, client_for):
+    response = client_for(cast.a.member(role)).get(list_url(cast.a.company))
+    select = response.content.decode().split('data-testid="bulk-operation"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="(\w+)">', select) == operations
+    assert ('data-testid="bulk-owner"' in response.content.decode()) == ("assign" in operations)
+    boxes = [t for t, a, _ in tags_of(response) if a.get("name") == "ids"]
+    assert len(boxes) == len(response.context["page"].rows)
+
+
+def test_pool_rows_are_marked_for_members_who_may_not_trash_them(cast, board, client_for):
+    def pool_boxes(membership):
+        response = client_for(membership).get(list_url(cast.a.company))
+        form = next(a for t, a, _ in tags_of(response) if a.get("id") == "bulk-form")
+        boxes = [a["value"] for t, a, _ in tags_of(response) if a.get("name") == "ids" and "data-pool" in a]
+        return "data-pool-untrashable" in form, boxes
+
+    assert pool_boxes(cast.a.sdr1) == (True, [str(board["Clark"].pk)])
+    assert pool_boxes(cast.a.admin) == (False, [str(board["Clark"].pk)])
+
+
+def test_without_the_bulk_permission_there_is_no_bulk_bar_and_no_checkbox(cast, board, client_for):
+    """Every role holds ``leads.bulk`` today; the table partial hides the controls from one without."""
+    response = client_for(cast.a.sdr1).get(list_url(cast.a.company))
+    names = response.context.keys()  # a ContextList: iterating it yields contexts, not names
+    context = {key: response.context[key] for key in names}
+    kept = render_to_string("leads/partials/lead_table.html", context, request=response.wsgi_request)
+    context.update(can_bulk=False, perms_crm=frozenset({"leads.view"}))
+    html = render_to_string("leads/partials/lead_table.html", context, request=response.wsgi_request)
+
+    def controls(page):  # row checkboxes, bulk bars, "select page" boxes
+        return page.count('name="ids"'), page.count('data-testid="bulk-form"'), page.count("data-select-page")
+
+    assert (controls(kept), controls(html)) == ((3, 1, 1), (0, 0, 0))
+    assert "<kbd>x</kbd>" not in html
+    assert html.count('data-testid="lead-row"') == 3
