@@ -1,19 +1,34 @@
 """A lead's timeline and the company activity feed: field changes, status changes, comments,
-interactions and system events merged into one stream, newest first."""
+interactions and system events merged into one stream, newest first.
+
+Every entry reads as a sentence. The dotted action names (history change reasons such as
+``leads.lead.rescored``, ``Activity.event`` names, interaction kinds as ``crm.activity.<kind>``)
+map to ``Label``s in one registry, ``LABELS``: this module registers the leads' and the core's;
+another app registers its own in a ``timeline_labels`` module (``register_labels``), found on first
+use like the admin's ``admin.py`` modules. A name nobody registered reads "made a change", never as
+its code."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from functools import cache
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
+from django.utils.text import capfirst
 
 from crm.models import Activity, ActivityKind, Membership
-from leads.models import Campaign, Lead, LeadComment, LeadStatus, MergeRecord, StatusChange
+from leads.feed import FeedKey, feed_sort_key, older_than
+from leads.models import Campaign, CustomField, Lead, LeadComment, LeadStatus, MergeRecord, StatusChange
 
 # The change reasons of a merge and its undo (``leads.merge`` writes them; the timeline reads them).
 MERGED, UNMERGED = "leads.lead.merged", "leads.lead.unmerged"
+SYSTEM = "System"
 
 KINDS = {
     "change": "Field changes",
@@ -24,6 +39,8 @@ KINDS = {
 }
 HIDDEN_FIELDS = {"status", "status_changed_at", "last_activity_at", "first_response_at", "score_breakdown",
                  "email_key", "phone_key", "profile_url_key", "company_key", "name_key", "assigned_at"}  # fmt: skip
+# Where a field's verbose_name is not what a person says (acronyms the model spells in lower case).
+FIELD_LABELS = {"gdpr_consent": "GDPR consent", "profile_url": "Profile URL", "opt_in_date": "Opt-in date"}
 MAX_ENTRIES = 300
 
 
@@ -38,6 +55,151 @@ class Entry:
     body: str = ""
     note: str = ""
     obj: object = None
+    reason: str = ""  # the dotted action name, for code; never shown
+    alone: bool = False  # ``title`` is a sentence of its own, not "<who> <title>"
+
+    @property
+    def byline(self) -> str:
+        """Who to credit after a sentence of its own (nobody when the system did it)."""
+        return "" if self.who == SYSTEM else self.who
+
+
+# --- labels ----------------------------------------------------------------------------------------
+
+
+class _Values(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Label:
+    """How one dotted action reads. ``text`` completes "<who> …" ("assigned this lead to {owner}"),
+    or with ``alone`` is a sentence of its own ("Score recalculated: {score_old} → {score}");
+    ``note`` adds a line under it. Both are ``str.format`` patterns over the entry's values (a
+    history row: each changed field's new display under its name, the old one under ``<name>_old``,
+    and ``detail``, the text after a ":" in the reason; an activity: ``subject`` and its data), or
+    ``text`` is a function of those values."""
+
+    text: str | Callable[[Mapping[str, str]], str]
+    alone: bool = False
+    note: str = ""
+
+    def render(self, values: Mapping[str, str]) -> tuple[str, str]:
+        values = _Values(values)
+        text = self.text(values) if callable(self.text) else self.text.format_map(values)
+        return text, self.note.format_map(values)
+
+
+LABELS: dict[str, Label] = {}
+UNKNOWN = Label("made a change")
+
+
+def register_labels(labels: Mapping[str, Label | str]) -> None:
+    """Add (or replace) labels; a key ending in ``*`` covers every name it starts."""
+    for code, label in labels.items():
+        LABELS[code] = label if isinstance(label, Label) else Label(label)
+
+
+@cache
+def _discover() -> None:
+    autodiscover_modules("timeline_labels")
+
+
+def label_for(reason: str | None) -> Label | None:
+    """The label of a reason or event name (any ":" detail ignored), or None if nobody registered it."""
+    _discover()
+    code = (reason or "").partition(":")[0].strip()
+    if code in LABELS:
+        return LABELS[code]
+    families = [key for key in LABELS if key.endswith("*") and code.startswith(key[:-1])]
+    return LABELS[max(families, key=len)] if families else None
+
+
+def describe(reason: str | None, values: Mapping[str, str] | None = None, *, default: Label = UNKNOWN):
+    """(title, note, alone) for one action; ``values`` fill the label's pattern."""
+    code, _, detail = (reason or "").partition(":")
+    label = label_for(code) or default
+    title, note = label.render({"detail": detail.strip(), **(values or {})})
+    return title, note, label.alone
+
+
+def _score_text(values: Mapping[str, str]) -> str:
+    if values["score"]:
+        return f"Score recalculated: {values['score_old']} → {values['score']}"
+    return "Score details recalculated"
+
+
+def _assigned_text(values: Mapping[str, str]) -> str:
+    owner = values["owner"]
+    return f"assigned this lead to {owner}" if owner and owner != "—" else "assigned this lead"
+
+
+register_labels({
+    # history change reasons of a lead
+    "leads.lead.created": "created the lead",
+    "leads.lead.created_from_profile": "created the lead from a scraped profile",
+    "leads.lead.created_by_demo": "created the lead (demo data)",
+    "leads.lead.imported": "imported the lead (import #{detail})",
+    "leads.lead.import_reverted": "undid import #{detail}",
+    "leads.lead.changed": "edited the lead",
+    "leads.lead.status_changed": "changed the status",
+    "leads.lead.rescored": Label(_score_text, alone=True),
+    "leads.lead.assigned": Label(_assigned_text, note="{detail}"),
+    "leads.lead.claimed": "claimed this lead from the pool",
+    "leads.lead.released": Label("released this lead to the pool", note="{detail}"),
+    "leads.lead.spam_cleared": "cleared the spam flag",
+    "leads.lead.deleted": "deleted the lead",
+    "leads.lead.restored": "restored the lead",
+    MERGED: "merged duplicates into this lead",
+    UNMERGED: "undid a merge",
+    "leads.lead.bulk_*": "changed this lead in bulk operation #{detail}",
+    # interactions (``crm.activity.<kind>``) and system events
+    "crm.activity.call": "logged a call",
+    "crm.activity.email": "logged an email",
+    "crm.activity.meeting": "logged a meeting",
+    "crm.activity.note": "added a note",
+    "crm.activity.whatsapp": "logged a WhatsApp message",
+    "crm.activity.system": Label("{subject}", alone=True),
+    "crm.activity.*": "logged an interaction",
+    "leads.bulk.*": "ran a bulk operation: {subject}",
+    "leads.leads.exported": "exported leads: {subject}",
+    # comments, notifications and the other records' history (the Django admin's history pages)
+    "leads.comment.created": "commented",
+    "leads.comment.edited": "edited a comment",
+    "leads.comment.deleted": "deleted a comment",
+    "leads.comment.mentioned": "mentioned a teammate",
+    "leads.status.created": "added a status",
+    "leads.status.changed": "edited a status",
+    "leads.status.retired": "retired a status",
+    "leads.status.unretired": "brought a status back",
+    "leads.status.deleted": "deleted a status",
+    "leads.campaign.created": "added a campaign",
+    "leads.campaign.changed": "edited a campaign",
+    "leads.settings.changed": "changed the lead settings",
+    "leads.scoring_rule.created": "added a scoring rule",
+    "leads.scoring_rule.changed": "edited a scoring rule",
+    "leads.scoring_rule.deleted": "deleted a scoring rule",
+    "leads.assignment_rule.created": "added an assignment rule",
+    "leads.assignment_rule.changed": "edited an assignment rule",
+    "leads.assignment_rule.deleted": "deleted an assignment rule",
+    "leads.assignment_rule.moved": "reordered the assignment rules",
+    "leads.duplicate_rule.changed": "changed the duplicate rules",
+    "leads.export_template.created": "added an export template",
+    "leads.export_template.changed": "edited an export template",
+    "leads.export_template.deleted": "deleted an export template",
+    "leads.scheduled_export.created": "scheduled an export",
+    "leads.scheduled_export.changed": "edited a scheduled export",
+    "leads.scheduled_export.deleted": "deleted a scheduled export",
+    "crm.company.created": "created the company",
+    "crm.company.changed": "changed the company settings",
+    "crm.membership.created": "added a member",
+    "crm.membership.changed": "edited a member",
+    "crm.membership.assignment_changed": "changed a member's assignment settings",
+})  # fmt: skip
+
+
+# --- field changes ---------------------------------------------------------------------------------
 
 
 def _names(model, ids, attr="name") -> dict[int, str]:
@@ -49,37 +211,85 @@ def _names(model, ids, attr="name") -> dict[int, str]:
     return dict(model.objects.filter(pk__in=ids).values_list("pk", attr))
 
 
-def _display(field_name: str, value, lookups) -> str:
+def field_label(name: str) -> str:
+    if name in FIELD_LABELS:
+        return FIELD_LABELS[name]
+    return capfirst(Lead._meta.get_field(name).verbose_name)
+
+
+def _display(name: str, value, lookups: Mapping[str, Mapping]) -> str:
+    """A stored value as a person reads it: choice labels, names for ids, yes/no, local times."""
+    if value in (None, "", [], {}):
+        return "—"
+    model_field = Lead._meta.get_field(name)
+    if name in lookups:
+        return lookups[name].get(value, f"#{value}")
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 80 else text[:79] + "…"
+    return str(value)
+
+
+def _custom_changes(old: dict, new: dict, labels: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    old, new = old or {}, new or {}
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return [(labels.get(k, capfirst(k.replace("_", " "))), _text(old.get(k)), _text(new.get(k))) for k in keys]
+
+
+def _text(value) -> str:
     if value in (None, ""):
         return "—"
-    if field_name in lookups:
-        return lookups[field_name].get(value, f"#{value}")
-    return str(value)
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+
+def _lookups(lead: Lead, rows) -> dict[str, dict]:
+    members = {row.owner_id for row in rows} | {row.created_by_id for row in rows}
+    members = _names(Membership, members)
+    merged = {row.merged_into_id: f"#{row.merged_into_id}" for row in rows if row.merged_into_id}
+    return {
+        "owner": members, "created_by": members, "merged_into": merged,
+        "campaign": _names(Campaign, {row.campaign_id for row in rows}),
+        "custom_fields": dict(CustomField.objects.filter(company_id=lead.company_id).values_list("key", "label")),
+    }  # fmt: skip
+
+
+def _row_changes(row, previous, lookups) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """The visible changes of one history row, and the values a label may quote."""
+    changes, values = [], {}
+    for change in row.diff_against(previous, excluded_fields=HIDDEN_FIELDS).changes:
+        if change.field == "custom_fields":
+            changes += _custom_changes(change.old, change.new, lookups["custom_fields"])
+            continue
+        old, new = _display(change.field, change.old, lookups), _display(change.field, change.new, lookups)
+        changes.append((field_label(change.field), old, new))
+        values.update({change.field: new, f"{change.field}_old": old})
+    return changes, values
 
 
 def _change_entries(lead: Lead) -> list[Entry]:
     rows = list(lead.history.order_by("history_date", "history_id").select_related("history_user"))
-    fk_ids = {"owner": set(), "campaign": set()}
-    for row in rows:
-        fk_ids["owner"].add(row.owner_id)
-        fk_ids["campaign"].add(row.campaign_id)
-    lookups = {"owner": _names(Membership, fk_ids["owner"]), "campaign": _names(Campaign, fk_ids["campaign"])}
+    lookups = _lookups(lead, rows)
     entries, previous = [], None
     for row in rows:
-        who = str(row.history_user) if row.history_user else "System"
+        who = str(row.history_user) if row.history_user else SYSTEM
+        reason = row.history_change_reason or ""
         if previous is None:
-            entries.append(
-                Entry("system", row.history_date, who, "created the lead", note=row.history_change_reason or "")
-            )
+            title, note, alone = describe(reason, default=LABELS["leads.lead.created"])
+            entries.append(Entry("system", row.history_date, who, title, note=note, reason=reason, alone=alone))
         else:
-            delta = row.diff_against(previous, excluded_fields=HIDDEN_FIELDS)
-            changes = [
-                (c.field.replace("_", " "), _display(c.field, c.old, lookups), _display(c.field, c.new, lookups))
-                for c in delta.changes
-            ]
+            changes, values = _row_changes(row, previous, lookups)
             if changes:
-                entries.append(Entry("change", row.history_date, who, "changed", changes=changes,
-                                     note=row.history_change_reason or ""))  # fmt: skip
+                title, note, alone = describe(reason, values, default=LABELS["leads.lead.changed"])
+                entries.append(Entry("change", row.history_date, who, title, changes=changes, note=note,
+                                     reason=reason, alone=alone))  # fmt: skip
         previous = row
     return entries
 
@@ -89,7 +299,7 @@ def _status_entries(changes: QuerySet[StatusChange]) -> list[Entry]:
     for change in changes.select_related("from_status", "to_status", "changed_by__user", "lead"):
         if change.from_status is None:
             continue  # the initial status is part of "created the lead"
-        who = str(change.changed_by.user) if change.changed_by else "System"
+        who = str(change.changed_by.user) if change.changed_by else SYSTEM
         title = f"moved from {change.from_status.name} to {change.to_status.name}"
         entries.append(Entry("status", change.changed_at, who, title, lead=change.lead, note=change.note, obj=change))
     return entries
@@ -105,15 +315,26 @@ def _comment_entries(comments: QuerySet[LeadComment]) -> list[Entry]:
     return entries
 
 
+def activity_sentence(activity: Activity) -> tuple[str, str, bool]:
+    """(title, note, alone) of an interaction ("logged an email: Pricing") or a system event."""
+    if activity.kind != ActivityKind.SYSTEM:
+        title, _note, alone = describe(f"crm.activity.{activity.kind}")
+        title = f"{title}: {activity.subject}" if activity.subject else title
+        return title, activity.get_outcome_display(), alone
+    values = {key: str(value) for key, value in (activity.data or {}).items()}
+    values["subject"] = activity.subject
+    return describe(activity.event, values, default=LABELS["crm.activity.system"])
+
+
 def _activity_entries(activities, leads_by_id: dict[int, Lead]) -> list[Entry]:
     """``activities``: Activity rows with ``owner__user`` already joined."""
     entries = []
     for activity in activities:
-        who = str(activity.owner.user) if activity.owner else "System"
+        who = str(activity.owner.user) if activity.owner else SYSTEM
         kind = "system" if activity.kind == ActivityKind.SYSTEM else "interaction"
-        title = activity.subject if kind == "system" else f"logged a {activity.get_kind_display().lower()}"
+        title, note, alone = activity_sentence(activity)
         entry = Entry(kind, activity.occurred_at, who, title, lead=leads_by_id.get(activity.object_id),
-                      body=activity.notes, note=activity.get_outcome_display(), obj=activity)  # fmt: skip
+                      body=activity.notes, note=note, obj=activity, reason=activity.event, alone=alone)  # fmt: skip
         entries.append(entry)
     return entries
 
@@ -180,27 +401,27 @@ def merged_history_entries(lead: Lead) -> list[Entry]:
     for tombstone in merged_leads_of(lead):
         origin = f"From merged lead {tombstone.display_name} (#{tombstone.pk})"
         for entry in lead_timeline(tombstone, with_merged=False):
-            if entry.note in (MERGED, UNMERGED) and entry.kind == "change":
+            if entry.reason in (MERGED, UNMERGED) and entry.kind == "change":
                 continue  # the tombstone's own "merged into" row: the merge entry below says it
             entry.lead = tombstone
             entry.note = f"{origin}{f' · {entry.note}' if entry.note else ''}"
             entries.append(entry)
     for record in MergeRecord.objects.filter(survivor=lead).select_related("merged_by__user", "undone_by__user"):
         names = ", ".join(f"#{pk}" for pk in record.lead_ids)
-        who = str(record.merged_by.user) if record.merged_by else "System"
+        who = str(record.merged_by.user) if record.merged_by else SYSTEM
         entries.append(Entry("system", record.merged_at, who, f"merged lead(s) {names} into this lead",
-                             note=MERGED, obj=record))  # fmt: skip
+                             reason=MERGED, obj=record))  # fmt: skip
         if record.undone_at:
-            who = str(record.undone_by.user) if record.undone_by else "System"
+            who = str(record.undone_by.user) if record.undone_by else SYSTEM
             entries.append(Entry("system", record.undone_at, who, f"undid the merge of lead(s) {names}",
-                                 note=UNMERGED, obj=record))  # fmt: skip
+                                 reason=UNMERGED, obj=record))  # fmt: skip
     return _dedupe(entries)
 
 
 def _dedupe(entries: list[Entry]) -> list[Entry]:
     seen, unique = set(), []
     for entry in entries:
-        key = (entry.kind, entry.at, entry.title, entry.note)
+        key = (entry.kind, entry.at, entry.title, entry.note, entry.reason)
         if key not in seen:
             seen.add(key)
             unique.append(entry)
@@ -224,9 +445,10 @@ def moved_origins(lead: Lead | int) -> dict[tuple[str, int], int]:
 
 def company_feed(
     visible_leads: QuerySet[Lead], *, kind: str | None = None, member: Membership | None = None,
-    since: datetime | None = None, until: datetime | None = None, limit: int = 100,
+    since: datetime | None = None, until: datetime | None = None, limit: int = 100, before: FeedKey | None = None,
 ) -> list[Entry]:  # fmt: skip
-    """Recent status changes, comments and interactions on the given leads, newest first."""
+    """Recent status changes, comments and interactions on the given leads, newest first (ordered by
+    ``leads.feed``'s key); ``before``: only entries older than that key (the next keyset page)."""
     lead_ids = visible_leads.values("id")
     status_q = StatusChange.objects.filter(lead_id__in=lead_ids, from_status__isnull=False)
     comment_q = LeadComment.objects.filter(lead_id__in=lead_ids)
@@ -240,27 +462,27 @@ def company_feed(
     if until:
         status_q, comment_q = status_q.filter(changed_at__lt=until), comment_q.filter(created_at__lt=until)
         activity_q = activity_q.filter(occurred_at__lt=until)
+    if before is not None:
+        status_q, comment_q, activity_q = (older_than(q, before) for q in (status_q, comment_q, activity_q))
     entries: list[Entry] = []
     if kind in (None, "", "status"):
-        entries += _status_entries(status_q.order_by("-changed_at")[:limit])
+        entries += _status_entries(status_q.order_by("-changed_at", "-id")[:limit])
     if kind in (None, "", "comment"):
-        entries += _comment_entries(comment_q.order_by("-created_at")[:limit])
+        entries += _comment_entries(comment_q.order_by("-created_at", "-id")[:limit])
     if kind in (None, "", "interaction", "system"):
         if kind == "interaction":
             activity_q = activity_q.exclude(kind=ActivityKind.SYSTEM)
         elif kind == "system":
             activity_q = activity_q.filter(kind=ActivityKind.SYSTEM)
-        activities = list(activity_q.select_related("owner__user").order_by("-occurred_at")[:limit])
+        activities = list(activity_q.select_related("owner__user").order_by("-occurred_at", "-id")[:limit])
         leads_by_id = Lead.objects.in_bulk([a.object_id for a in activities])
         entries += _activity_entries(activities, leads_by_id)
-    entries.sort(key=lambda e: e.at, reverse=True)
+    entries.sort(key=feed_sort_key, reverse=True)
     return entries[:limit]
 
 
 def time_in_status(lead: Lead, *, now: datetime | None = None) -> list[tuple[LeadStatus, float]]:
     """Seconds spent in each status, in order of first visit (revisits add up)."""
-    from django.utils import timezone
-
     now = now or timezone.now()
     changes = list(StatusChange.objects.filter(lead=lead).select_related("to_status").order_by("changed_at", "id"))
     totals: dict[int, float] = {}

@@ -118,7 +118,7 @@ def test_edit_keeps_field_history(cast, leads, client_for):
     )
     detail = client.get(url("detail", cast.a.company, lead_id=lead.pk))
     change = next(e for e in detail.context["timeline"] if e.kind == "change")
-    assert change.changes == [("job title", "—", "Head of Ops")]
+    assert (change.title, change.changes) == ("edited the lead", [("Job title", "—", "Head of Ops")])
 
 
 def test_history_records_ip_and_user_agent(cast, leads, client_for):
@@ -222,7 +222,7 @@ def test_log_an_interaction(cast, leads, client_for):
     assert response.status_code == 302
     detail = client_for(cast.a.sdr1).get(url("detail", cast.a.company, lead_id=lead.pk) + "?kind=interaction")
     assert [(e.kind, e.title, e.note) for e in detail.context["timeline"]] == [
-        ("interaction", "logged a call", "Follow-up required")
+        ("interaction", "logged a call: Discovery", "Follow-up required")
     ]
 
 
@@ -298,4 +298,4 @@ def test_the_survivors_timeline_shows_merged_history_marked_with_its_origin(cast
     comments = [e for e in detail.context["timeline"] if e.kind == "comment"]
     assert [(e.body, e.note) for e in comments] == [("Spoke to the twin", f"From merged lead #{other.pk}")]
     created = [e.note for e in detail.context["timeline"] if e.title == "created the lead" and e.lead == other]
-    assert created == [f"From merged lead {other.display_name} (#{other.pk}) · leads.lead.created"]
+    assert created == [f"From merged lead {other.display_name} (#{other.pk})"]

@@ -31,7 +31,11 @@ def test_create_a_lead_change_status_comment_reply_and_see_the_timeline(page, li
     expect(page.get_by_test_id("lead-status")).to_have_text("Contacted")
     expect(page.get_by_test_id("transition-qualified")).to_be_visible()
 
-    page.get_by_label("Comment").fill("<b>Spoke</b> to Marta, wants pricing")
+    page.get_by_label("Comment").click()  # the editor shows bold as bold: Ctrl+B, not typed tags
+    page.keyboard.press("Control+b")
+    page.keyboard.type("Spoke")
+    page.keyboard.press("Control+b")
+    page.keyboard.type(" to Marta, wants pricing")
     page.get_by_test_id("comment-submit").click()
     first = page.get_by_test_id("comment").first
     expect(first.locator(".rich b")).to_have_text("Spoke")
