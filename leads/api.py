@@ -8,12 +8,24 @@ a 400 with field messages or a 403.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from crm.api import CompanyObjectField, NewestFirstPagination, StrictSerializer, TenantAPIView, TenantListAPIView
+from crm.api import (
+    CompanyObjectField,
+    NewestFirstPagination,
+    StrictSerializer,
+    TenantAPIView,
+    TenantListAPIView,
+    validation_error_detail,
+)
 from crm.api import get_object_or_404 as visible_or_404
 from crm.api_errors import IdField
 from crm.models import Activity, ActivityKind, Membership
@@ -150,6 +162,29 @@ class FromProfileSerializer(StrictSerializer):
     lead_source = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+def _lead_input(view, *, lead: Lead | None = None, partial: bool = False) -> dict:
+    """The body parsed by ``LeadInputSerializer``. When the serializer refuses some fields, the
+    service's verdict (``lead_prepare``, a dry run) on the fields it accepted joins the same 400:
+    every field's error comes back at once, not in stages."""
+    body, context = view.request.data, view.get_serializer_context()
+    serializer = LeadInputSerializer(data=body, partial=partial, context=context)
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    errors = dict(serializer.errors)
+    if not isinstance(body, Mapping) or api_settings.NON_FIELD_ERRORS_KEY in errors:
+        raise serializers.ValidationError(errors)
+    accepted = LeadInputSerializer(data={k: body[k] for k in body if k not in errors}, partial=True, context=context)
+    if accepted.is_valid():
+        data = {k: v for k, v in accepted.validated_data.items() if k != "allow_duplicates"}
+        try:
+            services.lead_prepare(company=view.request.company, actor=view.request.membership, data=data,
+                                  lead=copy.copy(lead) if lead is not None else None)  # fmt: skip
+        except DjangoValidationError as error:
+            found = validation_error_detail(error)
+            errors.update({field: messages for field, messages in found.items() if field not in errors})
+    raise serializers.ValidationError(errors)
+
+
 def _with_related(leads):
     return leads.select_related("campaign", "status", "owner__user")
 
@@ -200,7 +235,7 @@ class LeadListView(TenantListAPIView):
 
     @extend_schema(tags=TAGS, summary="Create a lead", request=LeadInputSerializer, responses={201: LeadSerializer})
     def post(self, request, company_id):
-        data = self.parse(LeadInputSerializer)
+        data = _lead_input(self)
         allow = data.pop("allow_duplicates", False)
         lead = services.lead_create(
             company=request.company, actor=request.membership, data=data, allow_duplicates=allow
@@ -233,7 +268,7 @@ class LeadDetailView(LeadObjectMixin, TenantAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _update(self, *, partial: bool) -> Response:
-        data = self.parse(LeadInputSerializer, partial=partial)
+        data = _lead_input(self, lead=self.lead, partial=partial)
         allow = data.pop("allow_duplicates", False)
         lead = services.lead_update(actor=self.request.membership, lead=self.lead, data=data, allow_duplicates=allow)
         return Response(LeadSerializer(_fresh(lead)).data)

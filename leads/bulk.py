@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -22,9 +23,10 @@ from crm.models import Activity, ActivityKind, Membership, Role
 from crm.queries import team_member_ids
 from leads import assignment, bulkwrite
 from leads.filters import filter_leads
-from leads.models import BulkJob, BulkJobStatus, Campaign, Lead, LeadStatus, StatusChange, StatusTransition
+from leads.models import BulkJob, BulkJobStatus, Campaign, Lead, LeadStatus, StatusChange
 from leads.queries import leads_trashable_by, leads_visible_to
-from leads.workflow import CONVERT_INSTEAD, is_conversion_target
+from leads.services import LEAD_VALIDATORS, run_lead_validators
+from leads.workflow import CONVERT_INSTEAD, TransitionCheck, is_conversion_target, status_values
 
 OPERATIONS = {
     "status": "Change status",
@@ -256,7 +258,8 @@ def _execute(job: BulkJob) -> dict:
     if actor is None or not actor.is_active:
         raise ValidationError("The member who started this job is no longer active.")
     reason = f"leads.lead.bulk_{job.operation}:{job.pk}"
-    handler = {"status": _apply_status, "comment": _apply_comment}.get(job.operation, _apply_fields)
+    move = partial(_apply_status, check=TransitionCheck(actor))
+    handler = {"status": move, "comment": _apply_comment}.get(job.operation, _apply_fields)
     if job.operation in EXTRA_OPERATIONS:
         handler = EXTRA_OPERATIONS[job.operation].apply
     done = 0
@@ -313,32 +316,49 @@ def _apply_fields(job: BulkJob, actor: Membership, leads: list[Lead], reason: st
         except PermissionDenied:
             raise ValidationError("You may not reassign some of these leads.") from None
     elif job.operation == "campaign":
-        _save(leads, {"campaign_id": params["campaign"]}, actor, reason)
+        campaign = Campaign.objects.get(pk=params["campaign"])
+        if offenders := _refused_by_validators(leads, {"campaign": campaign}):
+            return offenders
+        _save(leads, {"campaign_id": campaign.pk}, actor, reason)
     elif job.operation in ("delete", "restore"):
         deleting = job.operation == "delete"
         _save(leads, {"is_deleted": deleting, "deleted_at": now if deleting else None}, actor, reason)
     return []
 
 
-def _apply_status(job: BulkJob, actor: Membership, leads: list[Lead], reason: str) -> list[str]:
-    target = LeadStatus.objects.get(pk=job.params["status"])
-    note = job.params.get("note", "")
-    if is_conversion_target(target):
-        return [CONVERT_INSTEAD.format(status=target.name)]
-    rules = {r.from_status_id: r for r in StatusTransition.objects.filter(to_status=target)}
+def _refused_by_validators(leads: list[Lead], changes: dict) -> list[str]:
+    """A bulk field change meets the rules every door applies (``services.LEAD_VALIDATORS``), lead
+    by lead, in memory: "#id name (field: why)" for each lead refused."""
+    if not LEAD_VALIDATORS:
+        return []
     offenders = []
     for lead in leads:
-        rule = rules.get(lead.status_id)
-        if lead.status.is_terminal or rule is None or lead.status_id == target.pk:
-            offenders.append(f"#{lead.pk} {lead.display_name} ({lead.status.name} → {target.name} is not allowed)")
-        elif not rule.allows(actor.role):
-            offenders.append(
-                f"#{lead.pk} {lead.display_name} (your role may not move {lead.status.name} → {target.name})"
+        for name, value in changes.items():
+            setattr(lead, name, value)
+        if errors := run_lead_validators(lead, changes):
+            why = "; ".join(
+                message.rstrip(".") if field == "__all__" else f"{field.replace('_', ' ')}: {message.rstrip('.')}"
+                for field, messages in errors.items()
+                for message in messages
             )
-        elif rule.note_required and not note:
-            offenders.append(f"#{lead.pk} {lead.display_name} (a note is required from {lead.status.name})")
-    if offenders or not target.is_active:
-        return offenders or [f"{target.name} is retired"]
+            offenders.append(f"#{lead.pk} {lead.display_name} ({why})")
+    return offenders
+
+
+def _apply_status(
+    job: BulkJob, actor: Membership, leads: list[Lead], reason: str, *, check: TransitionCheck
+) -> list[str]:
+    """The workflow's own check (``check``: asked once per distinct move of the whole job)."""
+    target = LeadStatus.objects.get(pk=job.params["status"])
+    note = job.params.get("note", "")
+    offenders = []
+    for lead in leads:
+        problem = check.problem(lead, target, note)
+        if problem is not None:
+            why = "; ".join(message.rstrip(".") for message in problem.messages)
+            offenders.append(f"#{lead.pk} {lead.display_name} ({why})")
+    if offenders:
+        return offenders
     now = timezone.now()
     changes = bulkwrite.RawInserter(StatusChange)
     rows = [
@@ -346,7 +366,7 @@ def _apply_status(job: BulkJob, actor: Membership, leads: list[Lead], reason: st
                              "changed_by_id": actor.pk, "changed_at": now, "note": note})
         for lead in leads
     ]  # fmt: skip
-    _save(leads, {"status": target, "status_changed_at": now}, actor, reason)
+    _save(leads, status_values(target, now), actor, reason)
     changes.insert(rows)
     return []
 

@@ -3,6 +3,7 @@ onto the form's fields so the user sees each message beside its field."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 from django import forms
@@ -11,6 +12,7 @@ from django.core.exceptions import ValidationError
 from crm.models import ActivityKind, ActivityOutcome, Membership
 from crm.queries import memberships_visible_to
 from leads.models import Campaign, CustomField, CustomFieldType, Lead
+from leads.services import lead_prepare
 
 LEAD_FORM_FIELDS = [
     "first_name", "last_name", "email", "phone", "country", "job_title", "company_name", "profile_url",
@@ -20,11 +22,14 @@ LEAD_FORM_FIELDS = [
 CUSTOM_PREFIX = "cf_"
 
 
-def apply_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the matching form fields (non-field errors otherwise)."""
+def apply_service_errors(form: forms.Form, error: ValidationError, *, besides: bool = False) -> None:
+    """Put a service's ValidationError on the matching form fields (non-field errors otherwise).
+    ``besides``: only on fields that the form has not refused already."""
     for name, messages in error.message_dict.items():
         field = name.replace("custom_fields.", CUSTOM_PREFIX) if name.startswith("custom_fields.") else name
         target = field if field in form.fields else None
+        if besides and target in (form._errors or {}):
+            continue
         for message in messages:
             form.add_error(target, message if target or name == "__all__" else f"{name}: {message}")
 
@@ -55,6 +60,7 @@ class LeadForm(forms.Form):
     """The lead's editable fields (taken from the model) plus one field per active custom field."""
 
     def __init__(self, *args, membership: Membership, can_assign: bool, lead: Lead | None = None, **kwargs):
+        self.membership, self.lead = membership, lead
         if lead is not None and "initial" not in kwargs:
             kwargs["initial"] = {**forms.model_to_dict(lead, fields=LEAD_FORM_FIELDS)} | {
                 f"{CUSTOM_PREFIX}{k}": v for k, v in lead.custom_fields.items()
@@ -62,8 +68,9 @@ class LeadForm(forms.Form):
         super().__init__(*args, **kwargs)
         company = membership.company
         self.fields["campaign"].queryset = Campaign.objects.filter(company=company, is_active=True)
-        self.fields["campaign"].required = False  # the service names it when missing
-        self.fields["lead_source"].required = False
+        for name in ("campaign", "lead_source"):  # required: the service names them when missing
+            self.fields[name].required = False
+            self.fields[name].widget.attrs["required"] = True
         self.fields["country"].help_text = f"Two letters; empty means {company.default_country}."
         self.fields["opt_in_date"].widget = forms.DateTimeInput(attrs={"type": "datetime-local"})
         if can_assign:
@@ -77,6 +84,18 @@ class LeadForm(forms.Form):
             field = _custom_form_field(definition)
             field.required = definition.required
             self.fields[f"{CUSTOM_PREFIX}{definition.key}"] = field
+
+    def clean(self):
+        cleaned = super().clean()
+        if self._errors:  # the service's verdict on the other fields now, not once these are fixed
+            lead = copy.copy(self.lead) if self.lead is not None else None  # a dry run: the view's lead stays
+            try:
+                lead_prepare(
+                    company=self.membership.company, actor=self.membership, data=self.service_data(), lead=lead
+                )
+            except ValidationError as error:
+                apply_service_errors(self, error, besides=True)
+        return cleaned
 
     def service_data(self) -> dict:
         data = {name: self.cleaned_data[name] for name in LEAD_FORM_FIELDS if name in self.cleaned_data}

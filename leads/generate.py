@@ -3,10 +3,10 @@ demos (``manage.py generate_leads``; ``bench/run.py generate``).
 
 The rows are synthetic and valid by construction, so they skip the per-lead service
 (``leads.services.lead_create``): no history rows, no ``StatusChange`` rows, random scores banded
-by the company's thresholds. Every match key is computed by ``leads.normalize`` exactly as the
-services do, except the phone key: numbers are drawn from ranges in which every number is valid
-for its country, so the generator knows their E.164 form (the tests check it against
-``normalize.phone_key`` for every row and every written form).
+by the company's thresholds. Every match key is computed by ``leads.keys.match_keys`` as the
+services compute it, except that the phone key is not parsed again: numbers are
+drawn from ranges in which every number is valid for its country, so the generator knows their
+E.164 form (the tests check it against ``normalize.phone_key`` for every row and every written form).
 
 Of the ``count`` leads, ``round(count × duplicates_ratio)`` (at most half) are planted
 near-duplicates of earlier ones: a typo or a case change in the name, the same e-mail typed in
@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from crm.models import Company, Membership
 from leads import bulkwrite, normalize
+from leads.keys import match_keys
 from leads.models import (
     AuthorityLevel,
     Campaign,
@@ -370,8 +371,6 @@ class LeadFaker:
         self.url_salt = rng.getrandbits(32) | 1
         self.companies = self._companies(max(50, count // 20))
         self.phone_ranges: dict[str, list[_PhoneRange]] = {}
-        self.name_keys: dict[tuple[str, str], str] = {}
-        self.company_keys: dict[str, str] = {}
         self.ascii_names = {name: _ascii(name) for name in (*FIRST_NAMES, *LAST_NAMES)}
         self.locations = {code: f"{plan.city}, {plan.name}" for code, plan in PHONE_PLANS.items()}
 
@@ -408,18 +407,6 @@ class LeadFaker:
             _PhoneRange(plan, prefix, digits, self.rng.randrange(10**digits), check=check)
             for prefix, digits in plan.ranges
         ]
-
-    def _name_key(self, first: str, last: str) -> str:
-        key = self.name_keys.get((first, last))
-        if key is None:
-            key = self.name_keys[(first, last)] = normalize.name_key(first, last)
-        return key
-
-    def _company_key(self, name: str) -> str:
-        key = self.company_keys.get(name)
-        if key is None:
-            key = self.company_keys[name] = normalize.company_key(name)
-        return key
 
     def _stamp(self, ts: float) -> datetime:
         """Seconds since the epoch → naive UTC datetime, never in the future."""
@@ -529,11 +516,8 @@ class LeadFaker:
             status_id, AWARENESS, score, HOT if score >= self.hot else WARM if score >= self.warm else COLD,
             consent, rnd() < 0.03, created_db if consent else None, int(rnd() ** 4 * self.spam_hold),
             VALID if rnd() < 0.7 else PENDING,
-            normalize.email_key(email),
-            f"+{lead.phone_plan.code}{lead.nsn}" if lead.nsn else "",
-            normalize.profile_url_key(lead.profile_url) if lead.profile_url else "",
-            self._company_key(company_name),
-            self._name_key(lead.first, lead.last),
+            *match_keys(email=email, profile_url=lead.profile_url, company_name=company_name, first_name=lead.first,
+                        last_name=lead.last, phone_key=f"+{lead.phone_plan.code}{lead.nsn}" if lead.nsn else ""),
             created_db, changed_db if updated is changed else db_time(updated), changed_db,
             None if assigned is None else db_time(assigned), None if responded is None else db_time(responded),
             None if is_new else changed_db,

@@ -63,6 +63,12 @@ def _job_title(profile: dict) -> str:
     return headline.split(" at ")[0].strip() if " at " in headline else headline
 
 
+def _fitted(field: str, text: str) -> str:
+    """Scraped names and headlines run long: they are cut to the column, not refused (contact
+    details are never cut: the services refuse a bad one)."""
+    return text[: Lead._meta.get_field(field).max_length]
+
+
 def profile_to_lead_data(profile: Any) -> dict[str, Any]:
     """Map a scraped profile onto lead fields, keeping the original in ``profile_data``."""
     if not isinstance(profile, dict):
@@ -70,10 +76,10 @@ def profile_to_lead_data(profile: Any) -> dict[str, Any]:
     first, last = _split_name(profile)
     country = _text(profile.get("country"))
     data = {
-        "first_name": first[:100],
-        "last_name": last[:100],
-        "job_title": _job_title(profile)[:200],
-        "company_name": _company_name(profile)[:200],
+        "first_name": _fitted("first_name", first),
+        "last_name": _fitted("last_name", last),
+        "job_title": _fitted("job_title", _job_title(profile)),
+        "company_name": _fitted("company_name", _company_name(profile)),
         "profile_url": _text(profile.get("profile_url") or profile.get("url")),
         "email": _text(profile.get("email")),
         "phone": _text(profile.get("phone")),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from crm.models import Role
 from crm.permissions import tenant_view
 from crm.queries import memberships_visible_to
-from leads import bulk, listing, services
+from leads import bulk, feed, list_page, listing, services
 from leads.filters import LeadFilterSet, filter_leads
 from leads.forms import (
     ActivityForm,
@@ -56,16 +56,17 @@ def lead_list(request, company_slug):
     """Filters (the shared LeadFilterSet), multi-key sort, keyset pages, saved views, bulk actions."""
     membership = request.membership
     params, sort_spec, view_key, view_errors = listing.resolve_view(request.GET, membership)
+    columns = list_page.keep_columns(params, request.GET)
     context = {"view_key": view_key, "sort_spec": sort_spec, "builtin_views": listing.builtin_views(membership),
                "saved_views": listing.saved_filters_visible_to(membership), "errors": dict(view_errors)}  # fmt: skip
     filterset = None
     try:
-        listing.check_page_param(request.GET.get("page"))
-        sort = listing.parse_sort(sort_spec)
         per_page = listing.per_page_of(request.GET.get("per_page"), listing.preference_of(membership).per_page)
+        number = listing.page_number_of(request.GET.get("page"), per_page)
+        sort = listing.parse_sort(sort_spec)
         leads, filterset = filter_leads(leads_visible_to(membership), params or None, membership=membership)
         leads = leads.select_related("status", "owner__user", "campaign")
-        page = listing.paginate(leads, sort, cursor=request.GET.get("cursor"), per_page=per_page)
+        page = listing.paginate(leads, sort, cursor=request.GET.get("cursor"), per_page=per_page, number=number)
         count, capped = listing.capped_count(leads)
     except ValidationError as error:
         context["errors"].update(error.message_dict)
@@ -76,7 +77,13 @@ def lead_list(request, company_slug):
     context.update(
         filterset=filterset, page=page, count=count, count_capped=capped, per_page=per_page,
         per_page_choices=listing.PER_PAGE_CHOICES, sort_columns=listing.sort_links(sort_spec, sort),
-        query_string=listing.query_string(params, sort_spec), bulk_operations=bulk.OPERATIONS,
+        query_string=listing.query_string(params, sort_spec), columns=columns,
+        optional_columns=list_page.OPTIONAL_COLUMNS, column_count=len(listing.SORT_KEYS) + len(columns) + 1,
+        chips=list_page.filter_chips(filterset, params, sort_spec),
+        clear_filters=list_page.clear_filters_query(params, sort_spec),
+        pager=list_page.pager(page, count, capped) if page else None,
+        can_bulk="leads.bulk" in request.permissions, bulk_operations=list_page.bulk_operations(request.permissions),
+        can_trash_pool=membership.role == Role.ADMIN,
         bulk_statuses=statuses_of(membership.company_id), bulk_campaigns=Campaign.objects.filter(company=membership.company, is_active=True),
         bulk_owners=memberships_visible_to(membership).filter(is_active=True).select_related("user"),
     )  # fmt: skip
@@ -230,6 +237,13 @@ def _respond(request, lead: Lead, partial: str, **extra):
     return redirect(_detail_url(lead))
 
 
+def _place_transition_error(context: dict, status_id: int | None, note: str) -> None:
+    """Show the error (and keep the note typed) beside the transition it belongs to; an error
+    about no offered transition stays at the top of the panel."""
+    failed = next((t for t in context["transitions"] if t.to_status_id == status_id), None)
+    context.update(failed_transition=failed.pk if failed else None, failed_note=note)
+
+
 @require_POST
 @tenant_view("leads.change")
 def lead_transition(request, company_slug, lead_id):
@@ -252,8 +266,9 @@ def lead_transition(request, company_slug, lead_id):
         if not _is_htmx(request):
             messages.error(request, error_text)
         else:
-            response = render(request, "leads/partials/status_panel.html",
-                              _detail_context(request, lead, status_error=error_text))  # fmt: skip
+            context = _detail_context(request, lead, status_error=error_text)
+            _place_transition_error(context, form.cleaned_data.get("status"), form.cleaned_data.get("note", ""))
+            response = render(request, "leads/partials/status_panel.html", context)
             response.status_code = 422
             return response
     elif not _is_htmx(request):
@@ -343,19 +358,37 @@ def _day_start(day: dt.date | None):
 
 @tenant_view("activity.view")
 def activity_dashboard(request, company_slug):
+    """The company's feed, newest first, in keyset pages: "Older" carries the last entry's key."""
     form = FeedFilterForm(request.GET or None, membership=request.membership)
-    entries = []
+    context = {"form": form, "entries": [], "older_url": None, "newest_url": None, "cursor_error": None}
+    try:
+        before = feed.parse_cursor(request.GET.get("before"))
+    except ValidationError as error:
+        context["cursor_error"] = error.message_dict["before"][0]
+        return render(request, "leads/activity_dashboard.html", context)
     if not form.is_bound or form.is_valid():
-        cleaned = form.cleaned_data if form.is_bound else {}
-        until = cleaned.get("until")
-        entries = company_feed(
-            leads_visible_to(request.membership),
-            kind=cleaned.get("kind") or None,
-            member=cleaned.get("member"),
-            since=_day_start(cleaned.get("since")),
-            until=_day_start(until + dt.timedelta(days=1)) if until else None,
-        )
-    return render(request, "leads/activity_dashboard.html", {"form": form, "entries": entries})
+        entries = _feed_entries(request, form.cleaned_data if form.is_bound else {}, before)
+        context["entries"], older = feed.split_page(entries)
+        query = request.GET.copy()
+        query.pop("before", None)
+        context["newest_url"] = f"?{query.urlencode()}" if before else None
+        if older:
+            query["before"] = older
+            context["older_url"] = f"?{query.urlencode()}"
+    return render(request, "leads/activity_dashboard.html", context)
+
+
+def _feed_entries(request, cleaned: dict, before: feed.FeedKey | None) -> list:
+    until = cleaned.get("until")
+    return company_feed(
+        leads_visible_to(request.membership),
+        kind=cleaned.get("kind") or None,
+        member=cleaned.get("member"),
+        since=_day_start(cleaned.get("since")),
+        until=_day_start(until + dt.timedelta(days=1)) if until else None,
+        before=before,
+        limit=feed.PAGE_SIZE + 1,  # one more than shown: says whether an older page exists
+    )
 
 
 @require_POST

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from crm.models import Company, Membership, Role
-from leads.models import Lead, LeadStatus, StatusCategory, StatusTransition
+from leads.models import Lead, LeadStatus, Stage, StatusCategory, StatusTransition
 
 CONVERTED = "converted"
 
@@ -74,7 +74,24 @@ CONVERT_INSTEAD = "{status} is reached by converting the lead: use Convert (on i
 
 
 def is_conversion_target(status: LeadStatus) -> bool:
+    """The one test of "this status means converted" (``CONVERSION_TARGET`` is the same as a query)."""
     return status.category == StatusCategory.WON and status.is_terminal
+
+
+def status_values(status: LeadStatus, at) -> dict:
+    """The fields a lead entering ``status`` at ``at`` takes: what every door that moves leads writes
+    (one lead, a bulk job's single UPDATE, an import's rows). A conversion target also stamps the
+    conversion and the converted stage."""
+    values = {"status": status, "status_changed_at": at}
+    if is_conversion_target(status):
+        values.update(converted_at=at, stage=Stage.CONVERTED)
+    return values
+
+
+def status_enter(lead: Lead, status: LeadStatus, *, at) -> None:
+    """Put ``lead`` in ``status`` in memory (``status_values``); the caller saves and records it."""
+    for name, value in status_values(status, at).items():
+        setattr(lead, name, value)
 
 
 def initial_status(company_id: int) -> LeadStatus:
@@ -111,3 +128,26 @@ def check_transition(
     if rule.note_required and not note.strip():
         raise ValidationError({"note": f"A note is required to move from {current.name} to {to_status.name}."})
     return rule
+
+
+class TransitionCheck:
+    """``check_transition`` for many leads moved by one actor, asked once per distinct move (from,
+    to, with or without a note): bulk jobs and imports keep the workflow's one rule without a query
+    per lead. The verdicts depend on the statuses only, never on the lead, so they can be shared."""
+
+    def __init__(self, actor: Membership, *, conversion: bool = False):
+        self.actor, self.conversion = actor, conversion
+        self._verdicts: dict[tuple, ValidationError | None] = {}
+
+    def problem(self, lead: Lead, to_status: LeadStatus, note: str = "") -> ValidationError | None:
+        """Why ``lead`` may not move to ``to_status`` (None: it may)."""
+        key = (lead.company_id, lead.status_id, to_status.pk, bool(note.strip()))
+        if key not in self._verdicts:
+            try:
+                check_transition(lead=lead, to_status=to_status, actor=self.actor, note=note,
+                                 conversion=self.conversion)  # fmt: skip
+            except ValidationError as error:
+                self._verdicts[key] = error
+            else:
+                self._verdicts[key] = None
+        return self._verdicts[key]
