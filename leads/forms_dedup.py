@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from crm.models import Company
-from leads.forms_settings import add_service_errors
+from leads.config.forms import add_service_errors
 from leads.models import CustomField, DuplicateRule
 
 __all__ = ["DuplicateRuleForm", "MergeForm", "MergeSelectionForm", "add_service_errors"]

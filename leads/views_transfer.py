@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from crm.permissions import tenant_view
 from leads import exporting
 from leads import import_services as imports
-from leads.forms_settings import add_service_errors
+from leads.config.forms import add_service_errors
 from leads.forms_transfer import ExportTemplateForm, ImportMappingForm, ImportUploadForm, ScheduledExportForm
 from leads.import_services import enqueue_revert, import_jobs_visible_to
 from leads.importing import DELIMITER_NAMES

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from crm.models import Company, Membership
 from leads.assignment import open_loads
-from leads.forms_settings import add_service_errors
+from leads.config.forms import add_service_errors
 from leads.models import AssignmentStrategy, LeadSettings
 from leads.scoring import OPERATORS, field_choices
 

@@ -1,6 +1,6 @@
 """Company-admin pages for the lead configuration: statuses, transitions, campaigns and custom fields.
 
-Each view parses a form, calls one function of ``leads.settings_services``, says what happened
+Each view parses a form, calls one function of ``leads.config.services``, says what happened
 and redirects. Objects are always looked up through ``request.company``.
 """
 
@@ -17,11 +17,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from crm.permissions import tenant_view
-from leads import settings_services as services
-from leads.forms_settings import CampaignForm, CustomFieldForm, StatusForm, TransitionForm, add_service_errors
+from leads.config import services
+from leads.config.forms import CampaignForm, CustomFieldForm, StatusForm, TransitionForm, add_service_errors
 from leads.models import Campaign, CustomField, LeadStatus, StatusTransition
 
-NS = "leads:leads_settings"
+NS = "leads:config"
 
 
 def _to(name: str, request):
@@ -42,7 +42,7 @@ def _form_page(request, form, save: Callable, *, success: str, next_name: str, t
         else:
             messages.success(request, success.format(obj=obj))
             return _to(next_name, request)
-    return render(request, f"leads/settings/{template}", {"form": form, **context})
+    return render(request, f"leads/config/{template}", {"form": form, **context})
 
 
 def _act(request, action: Callable, success: str) -> None:
@@ -57,7 +57,7 @@ def _act(request, action: Callable, success: str) -> None:
 
 @tenant_view("company.manage")
 def index(request, company_slug):
-    return render(request, "leads/settings/index.html")
+    return render(request, "leads/config/index.html")
 
 
 # --- statuses ----------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def index(request, company_slug):
 @tenant_view("statuses.manage")
 def status_list(request, company_slug):
     statuses = LeadStatus.objects.filter(company=request.company).annotate(lead_count=Count("leads"))
-    return render(request, "leads/settings/status_list.html", {"statuses": statuses.order_by("order", "id")})
+    return render(request, "leads/config/status_list.html", {"statuses": statuses.order_by("order", "id")})
 
 
 @tenant_view("statuses.manage")
@@ -144,7 +144,7 @@ def status_delete(request, company_slug, status_id):
         "blocker": services.status_delete_blocker(status),
         "cancel_url": reverse(f"{NS}:status_list", kwargs={"company_slug": request.company.slug}),
     }
-    return render(request, "leads/settings/confirm_delete.html", context)
+    return render(request, "leads/config/confirm_delete.html", context)
 
 
 # --- transitions -------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def status_delete(request, company_slug, status_id):
 @tenant_view("statuses.manage")
 def transition_list(request, company_slug):
     transitions = StatusTransition.objects.filter(company=request.company).select_related("from_status", "to_status")
-    return render(request, "leads/settings/transition_list.html", {"transitions": transitions})
+    return render(request, "leads/config/transition_list.html", {"transitions": transitions})
 
 
 @tenant_view("statuses.manage")
@@ -206,7 +206,7 @@ def transition_delete(request, company_slug, transition_id):
         "kind": "transition",
         "cancel_url": reverse(f"{NS}:transition_list", kwargs={"company_slug": request.company.slug}),
     }
-    return render(request, "leads/settings/confirm_delete.html", context)
+    return render(request, "leads/config/confirm_delete.html", context)
 
 
 # --- campaigns ---------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def transition_delete(request, company_slug, transition_id):
 @tenant_view("company.manage")
 def campaign_list(request, company_slug):
     campaigns = Campaign.objects.filter(company=request.company).annotate(lead_count=Count("leads"))
-    return render(request, "leads/settings/campaign_list.html", {"campaigns": campaigns.order_by("name")})
+    return render(request, "leads/config/campaign_list.html", {"campaigns": campaigns.order_by("name")})
 
 
 @tenant_view("company.manage")
@@ -259,7 +259,7 @@ def campaign_edit(request, company_slug, campaign_id):
 @tenant_view("fields.manage")
 def field_list(request, company_slug):
     fields = CustomField.objects.filter(company=request.company).order_by("order", "key")
-    return render(request, "leads/settings/field_list.html", {"fields": fields})
+    return render(request, "leads/config/field_list.html", {"fields": fields})
 
 
 @tenant_view("fields.manage")

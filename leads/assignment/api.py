@@ -17,11 +17,12 @@ from rest_framework.response import Response
 from crm.api import CompanyObjectField, StrictSerializer, TenantAPIView
 from crm.api import get_object_or_404 as visible_or_404
 from crm.models import Membership
-from leads import assignment, quality, scoring
+from leads import assignment, scoring
 from leads.api import LeadObjectMixin, LeadSerializer, ObjectField, _fresh
 from leads.assignment.queries import queue_for, queue_owner
 from leads.assignment.stats import assignment_stats
 from leads.models import AssignmentRule, EngagementKind, LeadAssignment, LeadSettings, ScoringRule
+from leads.scoring import quality
 
 TAGS = ["assignment"]
 SCORING_TAGS = ["scoring"]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads import views_assignment as views
+from leads.assignment import views
 
 app_name = "assignment"
 

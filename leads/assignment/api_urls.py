@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads import api_assignment as api
+from leads.assignment import api
 
 urlpatterns = [
     path("leads/<int:lead_id>/assign", api.LeadAssignView.as_view(), name="lead-assign"),

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from leads import api_config as api
+from leads.config import api
 
 urlpatterns = [
     path("statuses", api.StatusListView.as_view(), name="status-list"),

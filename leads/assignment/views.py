@@ -23,9 +23,7 @@ from crm.models import Membership, Role
 from crm.permissions import tenant_view
 from crm.queries import memberships_visible_to
 from leads import assignment, scoring
-from leads.assignment.queries import claimable, held_leads, queue_for, queue_neighbours, queue_owner, sla_state
-from leads.assignment.stats import assignment_stats
-from leads.forms_assignment import (
+from leads.assignment.forms import (
     AssignForm,
     ConditionFormSet,
     DryRunForm,
@@ -38,6 +36,8 @@ from leads.forms_assignment import (
     add_service_errors,
     rule_service_data,
 )
+from leads.assignment.queries import claimable, held_leads, queue_for, queue_neighbours, queue_owner, sla_state
+from leads.assignment.stats import assignment_stats
 from leads.models import AssignmentRule, Lead, ScoringRule
 from leads.queries import leads_visible_to
 from leads.scoring.services import RULE_FIELDS as SCORING_RULE_FIELDS

@@ -1,10 +1,10 @@
-"""Company-admin pages for statuses, transitions, campaigns and custom fields (namespace leads_settings)."""
+"""Company-admin pages for statuses, transitions, campaigns and custom fields (namespace leads:config)."""
 
 from django.urls import path
 
-from leads import views_settings as views
+from leads.config import views
 
-app_name = "leads_settings"
+app_name = "config"
 
 urlpatterns = [
     path("", views.index, name="index"),

@@ -1,7 +1,7 @@
 """REST API for what shapes the work rather than the leads themselves: the status workflow
 (statuses and transitions), saved list views, export templates and scheduled exports.
 
-Each write calls the same service as the HTML pages (``leads.settings_services``,
+Each write calls the same service as the HTML pages (``leads.config.services``,
 ``leads.listing``, ``leads.exporting``), so the same rules and messages apply: company admins
 manage the workflow, everyone saves views (sharing with the company is for managers and admins;
 the owner or an admin changes one), managers and admins keep export templates and schedules (the
@@ -22,8 +22,8 @@ from crm.api import StrictSerializer, TenantAPIView
 from crm.api import get_object_or_404 as visible_or_404
 from crm.api_errors import IdField
 from leads import exporting, listing
-from leads import settings_services as workflow
 from leads.api_transfer import ExportRunSerializer
+from leads.config import services as workflow
 from leads.models import (
     ExportFormat,
     ExportTemplate,

@@ -1,5 +1,5 @@
 """Forms of the lead settings pages. They parse input only; the rules live in
-``leads.settings_services`` and their errors come back through ``add_service_errors``."""
+``leads.config.services`` and their errors come back through ``add_service_errors``."""
 
 from __future__ import annotations
 
