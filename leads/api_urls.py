@@ -28,6 +28,6 @@ urlpatterns = [
     path("", include("leads.api_urls_listing")),
     path("", include("leads.assignment.api_urls")),
     path("", include("leads.api_urls_transfer")),
-    path("", include("leads.api_urls_dedup")),
+    path("", include("leads.dedup.api_urls")),
     path("", include("leads.config.api_urls")),
 ]

@@ -29,5 +29,5 @@ urlpatterns = [
     # One module per area (namespaces leads:assignment, leads:transfer, leads:dedup).
     path("", include("leads.assignment.urls")),
     path("", include("leads.urls_transfer")),
-    path("duplicates/", include("leads.urls_dedup")),
+    path("duplicates/", include("leads.dedup.urls")),
 ]

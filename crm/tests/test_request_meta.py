@@ -11,9 +11,10 @@ from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from crm.models import Activity
-from leads import bulk, merge, services
+from leads import bulk, services
 from leads.assignment import leads_assign_many
 from leads.config import services as settings_services
+from leads.dedup import merge
 from leads.exporting import export_run_start
 from leads.import_services import ImportOptions, import_job_create, import_job_start
 from leads.models import BulkJob, Lead, LeadComment, LeadStatus

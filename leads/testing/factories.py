@@ -164,7 +164,7 @@ def _duplicate_candidate_of(company):
 @register_object_maker("merge_id")
 def _merge_record_of(company):
     from crm.models import Membership
-    from leads.merge import leads_merge
+    from leads.dedup.merge import leads_merge
 
     admin = Membership.objects.filter(company=company, role="admin").order_by("pk").first()
     first, second, _ = make_duplicate_pair(company)

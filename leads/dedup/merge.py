@@ -4,11 +4,8 @@
 read from the model graph (reverse foreign keys and one-to-ones of ``Lead``, hidden ones included,
 and every generic relation through a content type), so a model added later moves too — turns the
 merged leads into tombstones (``merged_into``), applies the chosen field values to the survivor
-through ``services.lead_update`` and writes a ``MergeRecord`` with everything needed to undo it.
-All of it is one transaction: a merge that fails half-way changes nothing.
-
-``merge_undo`` puts every moved row back where it was, brings the tombstones back and restores the
-survivor's fields — except those edited since the merge, which it keeps and reports.
+through ``services.lead_update`` and writes a ``MergeRecord`` with everything needed to undo it
+(``leads.dedup.undo``). All of it is one transaction: a merge that fails half-way changes nothing.
 """
 
 from __future__ import annotations
@@ -24,17 +21,14 @@ from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelatio
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, models, transaction
-from django.db.models import Q
-from django.utils import timezone
 
 from crm import history
-from crm.ids import is_valid_id
 from crm.models import Membership
 from crm.permissions import permissions_for
-from leads import dedup, normalize, scoring, services
+from leads import dedup, scoring, services
 from leads.models import CandidateStatus, DuplicateCandidate, Lead, MergeRecord, Stage
 from leads.queries import leads_visible_to
-from leads.timeline import MERGED, UNMERGED
+from leads.timeline import MERGED
 
 # The fields a merge lets you pick per lead; the workflow (status, stage) stays the survivor's.
 MERGE_FIELDS = tuple(name for name in services.EDITABLE_FIELDS if name not in ("stage", "custom_fields"))
@@ -138,23 +132,23 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _snapshot_fields() -> list[models.Field]:
+def snapshot_fields() -> list[models.Field]:
     return [f for f in Lead._meta.concrete_fields if f.name not in SNAPSHOT_EXCLUDED]
 
 
 def snapshot(lead: Lead) -> dict[str, Any]:
-    return {f.attname: _json_value(getattr(lead, f.attname)) for f in _snapshot_fields()}
+    return {f.attname: _json_value(getattr(lead, f.attname)) for f in snapshot_fields()}
 
 
-def _restore(lead: Lead, attname: str, value: Any) -> None:
-    model_field = next(f for f in _snapshot_fields() if f.attname == attname)
+def restore_field(lead: Lead, attname: str, value: Any) -> None:
+    model_field = next(f for f in snapshot_fields() if f.attname == attname)
     setattr(lead, attname, None if value is None else model_field.to_python(value))
 
 
 # --- checks -------------------------------------------------------------------------------------
 
 
-def _require_merge_right(actor: Membership) -> None:
+def require_merge_right(actor: Membership) -> None:
     if "leads.merge" not in permissions_for(actor.role) or not actor.is_active:
         raise PermissionDenied("Only managers and admins merge leads.")
 
@@ -369,7 +363,7 @@ def _move_counts(lead: Lead) -> list[tuple[str, int, str]]:
 def merge_preview(*, actor: Membership, survivor, others, choices: dict | None = None) -> Preview:
     """What merging ``others`` into ``survivor`` would do: each field's values side by side with
     the chosen (or default) source, the rows that would move, and warnings. Writes nothing."""
-    _require_merge_right(actor)
+    require_merge_right(actor)
     survivor, others = _load(actor, survivor, others, lock=False)
     chosen = _clean_choices(choices, survivor, others)
     leads = [survivor, *others]
@@ -384,7 +378,7 @@ def merge_preview(*, actor: Membership, survivor, others, choices: dict | None =
 # --- merge --------------------------------------------------------------------------------------
 
 
-def _history_rows(model, ids: list[int], actor: Membership, reason: str) -> None:
+def history_rows(model, ids: list[int], actor: Membership, reason: str) -> None:
     """A historical row for each moved object of a model that keeps history."""
     manager_name = getattr(model._meta, "simple_history_manager_attribute", None)
     if not manager_name or not ids:
@@ -414,7 +408,7 @@ def _move(relation: Relation, from_id: int, to_id: int, actor: Membership) -> di
     moved = [pk for pk in ids if pk not in set(kept)]
     for start in range(0, len(moved), 500):
         relation.model._base_manager.filter(pk__in=moved[start : start + 500]).update(**{relation.field: to_id})
-    _history_rows(relation.model, moved, actor, MERGED)
+    history_rows(relation.model, moved, actor, MERGED)
     return {"model": relation.label, "field": relation.field, "content_type_field": relation.content_type_field,
             "from": from_id, "ids": moved, "kept": kept}  # fmt: skip
 
@@ -442,7 +436,7 @@ def leads_merge(*, actor: Membership, survivor, others, choices: dict | None = N
 
     One transaction: on any error — a bad choice, a row that cannot move, a database error — the
     database is left exactly as it was and a ``ValidationError`` says why."""
-    _require_merge_right(actor)
+    require_merge_right(actor)
     try:
         return _merge(actor=actor, survivor=survivor, others=others, choices=choices)
     except DatabaseError as error:
@@ -504,148 +498,3 @@ def _queue_duplicates(survivor: Lead, actor: Membership) -> tuple[dict, list[int
     before = dedup.queue_snapshot(survivor.company_id, [survivor.pk, *(match.lead_id for match in matches)])
     dedup.after_save(survivor, matches, actor=actor)
     return before, dedup.queue_created_since(survivor.company_id, survivor.pk, before)
-
-
-# --- unmerge ------------------------------------------------------------------------------------
-
-
-def _field_label(attname: str) -> str:
-    model_field = next(f for f in _snapshot_fields() if f.attname == attname)
-    return str(model_field.verbose_name)
-
-
-def _move_back(move: dict, survivor_id: int, actor: Membership) -> str | None:
-    """Put a move's rows back on the lead they came from; what could not be, in words."""
-    try:
-        model = apps.get_model(move["model"])
-    except LookupError:
-        return f"{len(move['ids'])} {move['model']} rows could not be restored: that model no longer exists."
-    relation = Relation(model, move["field"], move.get("content_type_field", ""))
-    rows = relation.rows(survivor_id).filter(pk__in=move["ids"])
-    back = list(rows.values_list("pk", flat=True))
-    for start in range(0, len(back), 500):
-        model._base_manager.filter(pk__in=back[start : start + 500]).update(**{relation.field: move["from"]})
-    _history_rows(model, back, actor, UNMERGED)
-    missing = len(move["ids"]) - len(back)
-    if missing:
-        return (f"{missing} of the {len(move['ids'])} {relation.name} moved from lead #{move['from']} no longer "
-                "exist or no longer belong to the survivor, so they were not moved back.")  # fmt: skip
-    return None
-
-
-def _restore_survivor(survivor: Lead, record: MergeRecord) -> list[str]:
-    """Restore the fields the merge changed, unless edited since; what was kept, in words."""
-    current = snapshot(survivor)
-    kept = []
-    for attname, old in record.survivor_before.items():
-        new = record.survivor_after.get(attname)
-        if old == new or attname not in current:
-            continue
-        if current[attname] == new:
-            _restore(survivor, attname, old)
-        elif attname not in DERIVED:
-            kept.append(attname)
-    if kept:
-        # Some values stay as edited: the keys and the score follow the lead's values as they are now.
-        _refresh_keys(survivor)
-        scoring.apply_scores(survivor)
-    return [f"Kept the change of {_field_label(a)} made after the merge (now “{current[a]}”)." for a in kept]
-
-
-def _refresh_keys(lead: Lead) -> None:
-    """The match keys, as the services compute them, for fields partly restored."""
-    lead.email_key = normalize.email_key(lead.email)
-    lead.phone_key = normalize.phone_key(lead.phone, lead.country)
-    lead.profile_url_key = normalize.profile_url_key(lead.profile_url)
-    lead.company_key = normalize.company_key(lead.company_name)
-    lead.name_key = normalize.name_key(lead.first_name, lead.last_name)
-
-
-def _record_of(actor: Membership, record) -> MergeRecord:
-    pk = getattr(record, "pk", record)
-    found = (
-        MergeRecord.objects.select_for_update().filter(company_id=actor.company_id, pk=pk).first()
-        if is_valid_id(pk)
-        else None
-    )
-    if found is None:
-        raise ValidationError({"record": f"There is no merge #{pk} in {actor.company.name}."})
-    return found
-
-
-def merge_undo(*, actor: Membership, record) -> MergeRecord:
-    """Undo a merge from its record: the tombstones come back with their own values and exactly
-    the rows they had; the survivor gets its values back except those edited since the merge,
-    which are kept and listed in ``record.undo_report`` with anything else not restored."""
-    _require_merge_right(actor)
-    try:
-        return _undo(actor=actor, record=record)
-    except DatabaseError as error:
-        raise ValidationError(
-            {"__all__": f"The merge could not be undone and nothing was changed ({error})."}
-        ) from error
-
-
-@transaction.atomic
-def _undo(*, actor: Membership, record) -> MergeRecord:
-    record = _record_of(actor, record)
-    if record.undone_at is not None:
-        who = record.undone_by.display_name if record.undone_by else "someone"
-        raise ValidationError({"record": f"Merge #{record.pk} was already undone by {who} on "
-                                         f"{record.undone_at:%Y-%m-%d %H:%M}."})  # fmt: skip
-    survivor = Lead.objects.select_for_update().get(pk=record.survivor_id)
-    if survivor.merged_into_id is not None:
-        later = MergeRecord.objects.filter(survivor_id=survivor.merged_into_id, undone_at__isnull=True).first()
-        raise ValidationError({"record": f"Lead #{survivor.pk} was merged again, into lead #{survivor.merged_into_id}"
-                                         f"{f' (merge #{later.pk})' if later else ''}: undo that merge first."})  # fmt: skip
-    visible = (
-        leads_visible_to(actor).filter(pk=survivor.pk).exists()
-        or leads_visible_to(actor, deleted=True).filter(pk=survivor.pk).exists()
-    )
-    if not visible:
-        raise ValidationError({"record": f"You cannot see or edit lead #{survivor.pk}, so you cannot undo this merge."})
-    report = []
-    for move in reversed(record.moves):
-        problem = _move_back(move, survivor.pk, actor)
-        if problem:
-            report.append(problem)
-    tombstones = Lead.objects.select_for_update().in_bulk(record.lead_ids)
-    for pk in record.lead_ids:
-        lead = tombstones.get(pk)
-        if lead is None:
-            report.append(f"Lead #{pk} no longer exists and could not be brought back.")
-        elif lead.merged_into_id != survivor.pk:
-            report.append(f"Lead #{pk} is no longer merged into lead #{survivor.pk}; it was left as it is.")
-        else:
-            lead.merged_into = None
-            history.record(lead, actor, UNMERGED)
-            lead.save(update_fields=["merged_into", "updated_at"])
-    report += _restore_survivor(survivor, record)
-    history.record(survivor, actor, UNMERGED)
-    survivor.save()
-    dedup.queue_restore(record.company_id, record.queue_before, record.queue_created)
-    for candidate in record.candidates:
-        DuplicateCandidate.objects.filter(pk=candidate["id"], status=CandidateStatus.MERGED).update(
-            status=candidate["status"]
-        )
-    for lead in [survivor, *(tombstones[pk] for pk in record.lead_ids if pk in tombstones)]:
-        scoring.lead_rescore(lead=lead, actor=actor, reason=UNMERGED)  # engagement moved back
-    record.undone_at = timezone.now()
-    record.undone_by = actor
-    record.undo_report = report
-    record.save(update_fields=["undone_at", "undone_by", "undo_report"])
-    return record
-
-
-# --- queries for pages and the timeline ------------------------------------------------------------
-
-
-def merges_visible_to(membership: Membership):
-    """Merge records of the company whose survivor the member can see (live or in the trash)."""
-    survivors = leads_visible_to(membership).values("pk")
-    trashed = leads_visible_to(membership, deleted=True).values("pk")
-    return (
-        MergeRecord.objects.filter(company_id=membership.company_id)
-        .filter(Q(survivor_id__in=survivors) | Q(survivor_id__in=trashed))
-        .select_related("survivor", "merged_by__user", "undone_by__user")
-    )

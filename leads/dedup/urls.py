@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads import views_dedup as views
+from leads.dedup import views
 
 app_name = "dedup"
 

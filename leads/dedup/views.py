@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 
 from crm.http import safe_next
 from crm.permissions import tenant_view
-from leads import dedup, merge
-from leads.forms_dedup import DuplicateRuleForm, MergeForm, MergeSelectionForm, add_service_errors
+from leads import dedup
+from leads.dedup import merge, undo
+from leads.dedup.forms import DuplicateRuleForm, MergeForm, MergeSelectionForm, add_service_errors
+from leads.dedup.tasks import queue_scan
 from leads.models import Lead
-from leads.tasks_dedup import queue_scan
 
 NS = "leads:dedup"
 GROUPS_PER_PAGE = 20
@@ -180,14 +181,14 @@ def merge_page(request, company_slug):
 
 @tenant_view("leads.merge")
 def merge_list(request, company_slug):
-    records = merge.merges_visible_to(request.membership).order_by("-merged_at", "-id")
+    records = dedup.merges_visible_to(request.membership).order_by("-merged_at", "-id")
     page = Paginator(records, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "leads/dedup/merge_list.html", {"page": page})
 
 
 @tenant_view("leads.merge")
 def merge_detail(request, company_slug, merge_id):
-    record = get_object_or_404(merge.merges_visible_to(request.membership), pk=merge_id)
+    record = get_object_or_404(dedup.merges_visible_to(request.membership), pk=merge_id)
     leads = Lead.objects.in_bulk(record.lead_ids)
     moves: dict[tuple[int, str], int] = {}
     for move in record.moves:
@@ -205,9 +206,9 @@ def merge_detail(request, company_slug, merge_id):
 @require_POST
 @tenant_view("leads.merge")
 def merge_undo(request, company_slug, merge_id):
-    record = get_object_or_404(merge.merges_visible_to(request.membership), pk=merge_id)
+    record = get_object_or_404(dedup.merges_visible_to(request.membership), pk=merge_id)
     try:
-        record = merge.merge_undo(actor=request.membership, record=record)
+        record = undo.merge_undo(actor=request.membership, record=record)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -11,10 +11,11 @@ from rest_framework.response import Response
 from crm.api import NewestFirstPagination, StrictSerializer, TenantAPIView, TenantListAPIView
 from crm.api import get_object_or_404 as visible_or_404
 from crm.api_errors import IdField, id_list_field
-from leads import dedup, merge
+from leads import dedup
 from leads.api import LeadObjectMixin
+from leads.dedup import merge, undo
+from leads.dedup.tasks import queue_scan
 from leads.models import DuplicateCandidate, DuplicateRule, MergeRecord
-from leads.tasks_dedup import queue_scan
 
 TAGS = ["duplicates"]
 
@@ -199,7 +200,7 @@ class MergeListView(TenantListAPIView):
     pagination_class = LatestMergeFirstPagination
 
     def get_queryset(self):
-        return merge.merges_visible_to(self.request.membership)
+        return dedup.merges_visible_to(self.request.membership)
 
     @extend_schema(tags=TAGS, summary="Merges, latest first", responses=MergeRecordSerializer(many=True))
     def get(self, request, company_id):
@@ -230,7 +231,7 @@ class MergePreviewView(TenantAPIView):
 
 class MergeObjectMixin:
     def load_objects(self, *, merge_id, **kwargs):
-        self.record = visible_or_404(merge.merges_visible_to(self.request.membership), pk=merge_id)
+        self.record = visible_or_404(dedup.merges_visible_to(self.request.membership), pk=merge_id)
 
 
 class MergeDetailView(MergeObjectMixin, TenantAPIView):
@@ -247,7 +248,7 @@ class MergeUndoView(MergeObjectMixin, TenantAPIView):
     @extend_schema(tags=TAGS, summary="Undo a merge (edits made since are kept; undo_report says what)",
                    request=None, responses=MergeRecordSerializer)  # fmt: skip
     def post(self, request, company_id, merge_id):
-        record = merge.merge_undo(actor=request.membership, record=self.record)
+        record = undo.merge_undo(actor=request.membership, record=self.record)
         return Response(MergeRecordSerializer(record).data)
 
 

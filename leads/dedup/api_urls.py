@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads import api_dedup as api
+from leads.dedup import api
 
 urlpatterns = [
     path("duplicates", api.DuplicateListView.as_view(), name="duplicate-list"),
