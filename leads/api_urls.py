@@ -27,7 +27,7 @@ urlpatterns = [
     # One module per area; each adds its paths under this same "api" namespace.
     path("", include("leads.api_urls_listing")),
     path("", include("leads.assignment.api_urls")),
-    path("", include("leads.api_urls_transfer")),
+    path("", include("leads.transfer.api_urls")),
     path("", include("leads.dedup.api_urls")),
     path("", include("leads.config.api_urls")),
 ]

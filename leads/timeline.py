@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from crm.models import Activity, ActivityKind, Membership
 from leads.models import Campaign, Lead, LeadComment, LeadStatus, MergeRecord, StatusChange
 
-# The change reasons of a merge and its undo (``leads.merge`` writes them; the timeline reads them).
+# The change reasons of a merge and its undo (``leads.dedup.merge`` writes them; the timeline reads them).
 MERGED, UNMERGED = "leads.lead.merged", "leads.lead.unmerged"
 
 KINDS = {

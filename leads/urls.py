@@ -28,6 +28,6 @@ urlpatterns = [
     path("settings/", include("leads.config.urls")),
     # One module per area (namespaces leads:assignment, leads:transfer, leads:dedup).
     path("", include("leads.assignment.urls")),
-    path("", include("leads.urls_transfer")),
+    path("", include("leads.transfer.urls")),
     path("duplicates/", include("leads.dedup.urls")),
 ]

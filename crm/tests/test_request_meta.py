@@ -15,10 +15,11 @@ from leads import bulk, services
 from leads.assignment import leads_assign_many
 from leads.config import services as settings_services
 from leads.dedup import merge
-from leads.exporting import export_run_start
-from leads.import_services import ImportOptions, import_job_create, import_job_start
 from leads.models import BulkJob, Lead, LeadComment, LeadStatus
 from leads.testing.factories import make_campaign, make_lead, status
+from leads.transfer.exports import export_run_start
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
 
 IP, AGENT = "203.0.113.7", "Mozilla/5.0 (X11; Linux) MetaTest/1.0"
 WHERE = (IP, AGENT)

@@ -2,7 +2,7 @@
 (statuses and transitions), saved list views, export templates and scheduled exports.
 
 Each write calls the same service as the HTML pages (``leads.config.services``,
-``leads.listing``, ``leads.exporting``), so the same rules and messages apply: company admins
+``leads.listing``, ``leads.transfer.exports``), so the same rules and messages apply: company admins
 manage the workflow, everyone saves views (sharing with the company is for managers and admins;
 the owner or an admin changes one), managers and admins keep export templates and schedules (the
 owner or an admin changes a schedule).
@@ -21,8 +21,7 @@ from rest_framework.response import Response
 from crm.api import StrictSerializer, TenantAPIView
 from crm.api import get_object_or_404 as visible_or_404
 from crm.api_errors import IdField
-from leads import exporting, listing
-from leads.api_transfer import ExportRunSerializer
+from leads import listing
 from leads.config import services as workflow
 from leads.models import (
     ExportFormat,
@@ -36,6 +35,14 @@ from leads.models import (
     Visibility,
 )
 from leads.queries import statuses_of
+from leads.transfer.api import ExportRunSerializer
+from leads.transfer.exports import export_template_create, export_template_delete, export_template_update
+from leads.transfer.schedules import (
+    scheduled_export_delete,
+    scheduled_export_run_now,
+    scheduled_export_save,
+    scheduled_exports_visible_to,
+)
 
 WORKFLOW_TAGS = ["lead settings"]
 VIEW_TAGS = ["saved views"]
@@ -340,7 +347,7 @@ class ExportTemplateListView(TenantAPIView):
                    responses={201: ExportTemplateSerializer})  # fmt: skip
     def post(self, request, company_id):
         data = self.parse(ExportTemplateInputSerializer)
-        template = exporting.export_template_create(actor=request.membership, data=data)
+        template = export_template_create(actor=request.membership, data=data)
         return Response(ExportTemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
 
@@ -358,12 +365,12 @@ class ExportTemplateDetailView(TenantAPIView):
                    request=ExportTemplateInputSerializer, responses=ExportTemplateSerializer)  # fmt: skip
     def patch(self, request, company_id, template_id):
         data = self.parse(ExportTemplateInputSerializer, partial=True)
-        template = exporting.export_template_update(actor=request.membership, template=self.template, data=data)
+        template = export_template_update(actor=request.membership, template=self.template, data=data)
         return Response(ExportTemplateSerializer(template).data)
 
     @extend_schema(tags=EXPORT_TAGS, summary="Delete an export template", request=None, responses={204: None})
     def delete(self, request, company_id, template_id):
-        exporting.export_template_delete(actor=request.membership, template=self.template)
+        export_template_delete(actor=request.membership, template=self.template)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -405,7 +412,7 @@ class ScheduledExportInputSerializer(StrictSerializer):
 
 class ScheduleObjectMixin:
     def load_objects(self, *, schedule_id, **kwargs):
-        schedules = exporting.scheduled_exports_visible_to(self.request.membership).select_related("owner__user")
+        schedules = scheduled_exports_visible_to(self.request.membership).select_related("owner__user")
         self.schedule = visible_or_404(schedules, pk=schedule_id)
 
 
@@ -415,14 +422,14 @@ class ScheduledExportListView(TenantAPIView):
     @extend_schema(tags=EXPORT_TAGS, summary="Scheduled exports: yours and your team's (admins: all)",
                    responses=ScheduledExportSerializer(many=True))  # fmt: skip
     def get(self, request, company_id):
-        schedules = exporting.scheduled_exports_visible_to(request.membership).select_related("owner__user")
+        schedules = scheduled_exports_visible_to(request.membership).select_related("owner__user")
         return Response(ScheduledExportSerializer(schedules, many=True).data)
 
     @extend_schema(tags=EXPORT_TAGS, summary="Schedule an export", request=ScheduledExportInputSerializer,
                    responses={201: ScheduledExportSerializer})  # fmt: skip
     def post(self, request, company_id):
         data = self.parse(ScheduledExportInputSerializer)
-        schedule = exporting.scheduled_export_save(actor=request.membership, data=data)
+        schedule = scheduled_export_save(actor=request.membership, data=data)
         return Response(ScheduledExportSerializer(schedule).data, status=status.HTTP_201_CREATED)
 
 
@@ -437,13 +444,13 @@ class ScheduledExportDetailView(ScheduleObjectMixin, TenantAPIView):
                    request=ScheduledExportInputSerializer, responses=ScheduledExportSerializer)  # fmt: skip
     def patch(self, request, company_id, schedule_id):
         data = self.parse(ScheduledExportInputSerializer, partial=True)
-        schedule = exporting.scheduled_export_save(actor=request.membership, data=data, schedule=self.schedule)
+        schedule = scheduled_export_save(actor=request.membership, data=data, schedule=self.schedule)
         return Response(ScheduledExportSerializer(schedule).data)
 
     @extend_schema(tags=EXPORT_TAGS, summary="Delete a scheduled export (its owner or an admin)", request=None,
                    responses={204: None})  # fmt: skip
     def delete(self, request, company_id, schedule_id):
-        exporting.scheduled_export_delete(actor=request.membership, schedule=self.schedule)
+        scheduled_export_delete(actor=request.membership, schedule=self.schedule)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -453,5 +460,5 @@ class ScheduledExportRunView(ScheduleObjectMixin, TenantAPIView):
     @extend_schema(tags=EXPORT_TAGS, summary="Run a scheduled export now, besides its schedule", request=None,
                    responses={202: ExportRunSerializer})  # fmt: skip
     def post(self, request, company_id, schedule_id):
-        run = exporting.scheduled_export_run_now(actor=request.membership, schedule=self.schedule)
+        run = scheduled_export_run_now(actor=request.membership, schedule=self.schedule)
         return Response(ExportRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

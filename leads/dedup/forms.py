@@ -1,5 +1,5 @@
-"""Forms of the duplicates pages. They parse input only; the rules live in ``leads.dedup`` and
-``leads.merge`` and their errors come back through ``add_service_errors``."""
+"""Forms of the duplicates pages. They parse input only; the rules live in ``leads.dedup`` (and
+``leads.dedup.merge``) and their errors come back through ``add_service_errors``."""
 
 from __future__ import annotations
 

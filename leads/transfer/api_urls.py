@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads import api_transfer as api
+from leads.transfer import api
 
 urlpatterns = [
     path("imports", api.ImportListView.as_view(), name="import-list"),

@@ -25,7 +25,7 @@ from 1. Header names are trimmed and matched case-insensitively; two columns wit
 are reported. A row with more values than the header has columns (other than empty trailing
 cells) or with fewer values is reported as ragged. Rows whose cells are all empty are ignored.
 
-Formula neutralisation (see ``leads.exporting``): an exported text value that starts with ``=``,
+Formula neutralisation (see ``leads.transfer.cells``): an exported text value that starts with ``=``,
 ``+``, ``-``, ``@``, TAB or CR (or with an apostrophe) is written with one more leading apostrophe;
 CSV and XLSX imports remove exactly one apostrophe when it precedes one of those characters, so
 ``+44 20 7946 0000`` (and any other text) survives an export → import round trip.
@@ -44,25 +44,15 @@ from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from openpyxl import load_workbook
+
+from leads.transfer.cells import unneutralise
 
 MB = 1024 * 1024
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SAMPLE_BYTES = 64 * 1024
 MAX_CELL_CHARS = 100_000
-
-
-def max_bytes() -> int:
-    return int(getattr(settings, "IMPORT_MAX_BYTES", 32 * MB))
-
-
-def max_rows() -> int:
-    return int(getattr(settings, "IMPORT_MAX_ROWS", 250_000))
-
-
-def max_unpacked_bytes() -> int:
-    return int(getattr(settings, "IMPORT_MAX_XLSX_UNPACKED_BYTES", 256 * MB))
 
 
 MAX_COMPRESSION_RATIO = 100
@@ -117,14 +107,6 @@ class ParsedFile:
 def column_name(headers: list[str], position: int) -> str:
     name = headers[position] if position < len(headers) else ""
     return name or f"column {position + 1}"
-
-
-def unneutralise(text: str) -> str:
-    """Undo the export's formula neutralisation: drop one apostrophe before = + - @ TAB CR or
-    another apostrophe (the export escapes a leading apostrophe too, so every value round-trips)."""
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r'":
-        return text[1:]
-    return text
 
 
 # --- format and encoding ------------------------------------------------------------------------
@@ -234,7 +216,7 @@ def _tabulate(records, parsed: ParsedFile, *, pad_short: bool = False) -> None:
     """Fill ``parsed`` from (row number, cells) records: header, ragged rows, blank rows, limits.
     ``pad_short``: a short row is normal (a worksheet does not store empty trailing cells)."""
     header_cells = None
-    limit = max_rows()
+    limit = settings.IMPORT_MAX_ROWS
     for number, cells in records:
         if header_cells is None:
             if _is_blank(cells):
@@ -321,7 +303,7 @@ def check_zip(handle: IO[bytes]) -> None:
         names = {member.filename for member in members}
         if "xl/workbook.xml" not in names:
             raise FileProblem("This is not an Excel workbook (.xlsx): it has no workbook inside.")
-        limit = max_unpacked_bytes()
+        limit = settings.IMPORT_MAX_XLSX_UNPACKED_BYTES
         total = sum(member.file_size for member in members)
         if total > limit:
             raise FileProblem(
@@ -363,8 +345,6 @@ def _xlsx_value(cell) -> tuple[str, str | None]:
 
 
 def parse_xlsx(handle: IO[bytes]) -> ParsedFile:
-    from openpyxl import load_workbook
-
     check_zip(handle)
     try:
         workbook = load_workbook(handle, read_only=True, data_only=False)
@@ -428,8 +408,8 @@ def parse_json(data: bytes) -> ParsedFile:
         raise FileProblem(f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from None
     if not isinstance(items, list):
         raise FileProblem(f"The JSON must be a list of objects ([{{…}}, {{…}}]); this file holds {_kind(items)}.")
-    if len(items) > max_rows():
-        raise FileProblem(f"The file has more than {max_rows():,} items; split it into smaller files.")
+    if len(items) > settings.IMPORT_MAX_ROWS:
+        raise FileProblem(f"The file has more than {settings.IMPORT_MAX_ROWS:,} items; split it into smaller files.")
     parsed = ParsedFile(format="json", encoding=encoding, row_noun="item")
     headers: dict[str, str] = {}
     objects = []
@@ -459,7 +439,7 @@ def parse_json(data: bytes) -> ParsedFile:
 def parse_jsonl(data: bytes) -> ParsedFile:
     text, encoding = decode(data)
     parsed = ParsedFile(format="jsonl", encoding=encoding, row_noun="line")
-    limit = max_rows()
+    limit = settings.IMPORT_MAX_ROWS
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -486,7 +466,7 @@ PARSERS = {"csv": parse_csv, "json": parse_json, "jsonl": parse_jsonl}
 
 def read_limited(handle: IO[bytes], limit: int | None = None) -> bytes:
     """The whole file, refusing it (without reading on) once it passes the size limit."""
-    limit = max_bytes() if limit is None else limit
+    limit = settings.IMPORT_MAX_BYTES if limit is None else limit
     data = handle.read(limit + 1)
     if len(data) > limit:
         raise FileProblem(f"The file is larger than {limit // MB:,} MB; split it into smaller files.")
@@ -507,8 +487,10 @@ def parse_file(handle: IO[bytes], name: str = "", file_format: str | None = None
     size = file_size(handle)
     if size == 0:
         raise FileProblem("The file is empty.")
-    if size > max_bytes():
-        raise FileProblem(f"The file is larger than {max_bytes() // MB:,} MB; split it into smaller files.")
+    if size > settings.IMPORT_MAX_BYTES:
+        raise FileProblem(
+            f"The file is larger than {settings.IMPORT_MAX_BYTES // MB:,} MB; split it into smaller files."
+        )
     file_format = file_format or detect_format(name, handle.read(8))
     handle.seek(0)
     if file_format == "xlsx":

@@ -1,5 +1,5 @@
 """Forms of the import and export pages. They parse input only; the rules live in
-``leads.import_services`` and ``leads.exporting``, whose errors come back through
+``leads.transfer.jobs`` and ``leads.transfer.exports``, whose errors come back through
 ``add_service_errors``."""
 
 from __future__ import annotations
@@ -7,8 +7,6 @@ from __future__ import annotations
 from django import forms
 
 from crm.models import Membership
-from leads.exporting import column_choices
-from leads.import_services import IGNORE, ImportOptions, profile_target, targets_for
 from leads.listing import saved_filters_visible_to
 from leads.models import (
     Campaign,
@@ -20,6 +18,8 @@ from leads.models import (
     ScheduledExport,
     ScheduleFrequency,
 )
+from leads.transfer.cells import column_choices
+from leads.transfer.mapping import IGNORE, ImportOptions, profile_target, targets_for
 
 IGNORE_CHOICE = "__ignore__"
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"),

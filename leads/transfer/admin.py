@@ -1,7 +1,7 @@
 """django-import-export in the admin, for leads: a ``LeadResource`` and ``LeadImportExportMixin``.
 
 The admin import does not save rows the ModelResource way: ``LeadResource.import_data`` hands the
-whole dataset to ``leads.import_services`` as one ``ImportJob`` (dry run first, then the real
+whole dataset to ``leads.transfer.jobs`` as one ``ImportJob`` (dry run first, then the real
 import after the admin's confirmation), so a row imported from the admin is validated, normalised,
 deduplicated, scored, assigned and recorded exactly like one imported from the wizard, the API or
 ``import_leads`` — and one bad row imports nothing. The admin export is the changelist's queryset
@@ -30,10 +30,12 @@ from import_export.results import Error, Result, RowResult
 
 from crm.admin import NOBODY, CompanyScopedAdmin
 from crm.models import Company, Membership
-from leads import import_services as imports
-from leads.exporting import export_runs_visible_to, neutralise, scheduled_exports_visible_to
-from leads.import_services import import_jobs_visible_to
 from leads.models import DuplicatePolicy, ExportRun, ExportTemplate, ImportJob, ImportStatus, Lead, ScheduledExport
+from leads.transfer.cells import neutralise
+from leads.transfer.exports import export_runs_visible_to
+from leads.transfer.jobs import import_job_create, import_job_start, import_jobs_visible_to
+from leads.transfer.mapping import ImportOptions
+from leads.transfer.schedules import scheduled_exports_visible_to
 
 # (model field or ORM path, header) — the headers the import recognises, so an admin export
 # imports back without remapping.
@@ -54,7 +56,7 @@ def _field_name(path: str) -> str:
 
 
 class LeadResource(resources.ModelResource):
-    """Leads for django-import-export. Import: through ``leads.import_services`` (see the module
+    """Leads for django-import-export. Import: through ``leads.transfer.jobs`` (see the module
     docstring); ``company``, ``actor`` and ``on_duplicate`` come from the admin's import form."""
 
     def __init__(
@@ -89,10 +91,10 @@ class LeadResource(resources.ModelResource):
             result.append_base_error(Error(ValidationError("Choose the company to import into.")))
             return result
         upload = ContentFile(dataset.export("csv").encode("utf-8"), name=kwargs.get("file_name") or "admin-import.csv")
-        options = imports.ImportOptions(on_duplicate=self.on_duplicate, dry_run=dry_run)
+        options = ImportOptions(on_duplicate=self.on_duplicate, dry_run=dry_run)
         try:
-            job = imports.import_job_create(company=self.company, actor=self.actor, upload=upload, options=options)
-            job = imports.import_job_start(job=job, actor=self.actor, inline=True)
+            job = import_job_create(company=self.company, actor=self.actor, upload=upload, options=options)
+            job = import_job_start(job=job, actor=self.actor, inline=True)
         except ValidationError as error:
             result.append_base_error(Error(error))
             return result

@@ -22,11 +22,12 @@ from rest_framework.response import Response
 from crm.api import NewestFirstPagination, StrictSerializer, TenantAPIView, TenantListAPIView
 from crm.api import get_object_or_404 as visible_or_404
 from crm.api_errors import IdField, id_list_field
-from leads import exporting
-from leads import import_services as imports
-from leads.exporting import enqueue_export
-from leads.import_services import enqueue_revert, import_jobs_visible_to
 from leads.models import DuplicatePolicy, ExportFormat, ExportRun, ImportFormat, ImportJob
+from leads.transfer.cells import CONTENT_TYPES
+from leads.transfer.exports import enqueue_export, export_run_start, export_runs_visible_to, template_for
+from leads.transfer.importer import import_progress
+from leads.transfer.jobs import enqueue_revert, import_job_create, import_job_start, import_jobs_visible_to
+from leads.transfer.mapping import ImportOptions
 
 TAGS = ["import and export"]
 FILE = {"type": "string", "format": "binary"}
@@ -34,7 +35,7 @@ CSV, JSONL = "text/csv; charset=utf-8", "application/jsonl"
 ERRORS_FILE_RESPONSES = {(200, "text/csv"): FILE, (200, JSONL): FILE}
 EXPORT_FILE_RESPONSES = {
     (200, "text/csv"): FILE,
-    (200, exporting.CONTENT_TYPES[ExportFormat.XLSX]): FILE,
+    (200, CONTENT_TYPES[ExportFormat.XLSX]): FILE,
     (200, "application/json"): {"type": "array", "items": {"type": "object", "additionalProperties": {}}},
 }
 
@@ -59,7 +60,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
         return f"/api/companies/{job.company_id}/imports/{job.pk}/errors"
 
     def get_progress(self, job: ImportJob) -> dict:
-        return imports.import_progress(job)
+        return import_progress(job)
 
 
 class ImportInputSerializer(StrictSerializer):
@@ -105,14 +106,14 @@ class ImportListView(TenantListAPIView):
     )
     def post(self, request, company_id):
         data = self.parse(ImportInputSerializer)
-        options = imports.ImportOptions(
+        options = ImportOptions(
             on_duplicate=data["on_duplicate"],
             skip_invalid=data["skip_invalid"],
             dry_run=data["dry_run"],
             campaign_id=data.get("campaign"),
             lead_source=data["lead_source"],
         )
-        job = imports.import_job_create(
+        job = import_job_create(
             company=request.company,
             actor=request.membership,
             upload=data["file"],
@@ -122,7 +123,7 @@ class ImportListView(TenantListAPIView):
             user_agent=request.headers.get("User-Agent", ""),
         )
         try:
-            job = imports.import_job_start(job=job, actor=request.membership, mapping=data.get("mapping"))
+            job = import_job_start(job=job, actor=request.membership, mapping=data.get("mapping"))
         except DjangoValidationError:
             job.file.delete(save=False)
             job.delete()
@@ -214,7 +215,7 @@ class ExportListView(TenantListAPIView):
     parser_classes = [JSONParser]
 
     def get_queryset(self):
-        return exporting.export_runs_visible_to(self.request.membership)
+        return export_runs_visible_to(self.request.membership)
 
     @extend_schema(tags=TAGS, summary="Exports whose files you may download", responses=ExportRunSerializer(many=True))
     def get(self, request, company_id):
@@ -228,11 +229,11 @@ class ExportListView(TenantListAPIView):
     )
     def post(self, request, company_id):
         data = self.parse(ExportInputSerializer)
-        run, _, _ = exporting.export_run_start(
+        run, _, _ = export_run_start(
             membership=request.membership,
             params=QueryDict(data["filter"]),
             file_format=data["format"],
-            template=exporting.template_for(request.company, data["template"]),
+            template=template_for(request.company, data["template"]),
             ids=data.get("ids"),
             streamed=False,
         )
@@ -243,7 +244,7 @@ class ExportListView(TenantListAPIView):
 
 class ExportRunMixin:
     def load_objects(self, *, run_id, **kwargs):
-        self.run = visible_or_404(exporting.export_runs_visible_to(self.request.membership), pk=run_id)
+        self.run = visible_or_404(export_runs_visible_to(self.request.membership), pk=run_id)
 
 
 class ExportDetailView(ExportRunMixin, TenantAPIView):
@@ -265,5 +266,5 @@ class ExportDownloadView(ExportRunMixin, TenantAPIView):
             self.run.file.open("rb"),
             as_attachment=True,
             filename=self.run.file_name,
-            content_type=exporting.CONTENT_TYPES[self.run.format],
+            content_type=CONTENT_TYPES[self.run.format],
         )

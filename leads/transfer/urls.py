@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads import views_transfer as views
+from leads.transfer import views
 
 app_name = "transfer"
 

@@ -1,6 +1,6 @@
 """Import wizard and export pages. Each view loads what the URL names through the caller's visible
-objects (404 otherwise), parses a form, calls one service of ``leads.import_services`` or
-``leads.exporting``, then messages and redirects (or streams the download)."""
+objects (404 otherwise), parses a form, calls one service of ``leads.transfer.jobs`` or
+``leads.transfer.exports``, then messages and redirects (or streams the download)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,36 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from crm.permissions import tenant_view
-from leads import exporting
-from leads import import_services as imports
 from leads.config.forms import add_service_errors
-from leads.forms_transfer import ExportTemplateForm, ImportMappingForm, ImportUploadForm, ScheduledExportForm
-from leads.import_services import enqueue_revert, import_jobs_visible_to
-from leads.importing import DELIMITER_NAMES
 from leads.models import ExportFormat, ExportTemplate, ImportJob, ImportStatus
+from leads.transfer.cells import CONTENT_TYPES
+from leads.transfer.exports import (
+    export_run_start,
+    export_runs_visible_to,
+    export_template_create,
+    export_template_delete,
+    export_template_update,
+    stream_export,
+    template_for,
+    xlsx_export,
+)
+from leads.transfer.forms import ExportTemplateForm, ImportMappingForm, ImportUploadForm, ScheduledExportForm
+from leads.transfer.importer import import_progress as progress_of
+from leads.transfer.jobs import (
+    enqueue_revert,
+    import_job_create,
+    import_job_start,
+    import_jobs_visible_to,
+    import_preview,
+)
+from leads.transfer.mapping import IGNORE, mapping_errors
+from leads.transfer.reading import DELIMITER_NAMES
+from leads.transfer.schedules import (
+    scheduled_export_delete,
+    scheduled_export_run_now,
+    scheduled_export_save,
+    scheduled_exports_visible_to,
+)
 
 NS = "leads:transfer"
 RECENT = 20
@@ -44,7 +67,7 @@ def import_upload(request, company_slug):
     form = ImportUploadForm(request.POST or None, request.FILES or None, company=request.company)
     if request.method == "POST" and form.is_valid():
         try:
-            job = imports.import_job_create(
+            job = import_job_create(
                 company=request.company,
                 actor=request.membership,
                 upload=form.cleaned_data["file"],
@@ -75,9 +98,7 @@ def import_job(request, company_slug, job_id):
         mapping = form.mapping()
         if request.POST.get("action") == "start":
             try:
-                job = imports.import_job_start(
-                    job=job, actor=request.membership, mapping=mapping, options=form.options()
-                )
+                job = import_job_start(job=job, actor=request.membership, mapping=mapping, options=form.options())
             except ValidationError as error:
                 mapping_problems = error.message_dict.get("mapping", [])
                 add_service_errors(
@@ -87,11 +108,11 @@ def import_job(request, company_slug, job_id):
                 _started_message(request, job)
                 return _job_redirect(request, job)
         else:
-            mapping_problems = imports.mapping_errors(job.headers, mapping, job.company)
+            mapping_problems = mapping_errors(job.headers, mapping, job.company)
         preview = _preview(request, job, mapping)
     elif request.method != "POST":
         preview = _preview(request, job, job.mapping)
-        mapping_problems = imports.mapping_errors(job.headers, job.mapping, job.company)
+        mapping_problems = mapping_errors(job.headers, job.mapping, job.company)
     context = {"job": job, "form": form, "preview": preview, "mapping_problems": mapping_problems,
                "delimiter_name": DELIMITER_NAMES.get(job.delimiter, "")}  # fmt: skip
     return render(request, "leads/transfer/import_mapping.html", context)
@@ -111,9 +132,9 @@ def _started_message(request, job: ImportJob) -> None:
 
 def _preview(request, job: ImportJob, mapping):
     """Rows as the import would treat them; columns without a mapping are previewed as ignored."""
-    usable = [target if target is not None else imports.IGNORE for target in mapping]
+    usable = [target if target is not None else IGNORE for target in mapping]
     try:
-        return imports.import_preview(job=job, actor=request.membership, mapping=usable)
+        return import_preview(job=job, actor=request.membership, mapping=usable)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return []
@@ -122,7 +143,7 @@ def _preview(request, job: ImportJob, mapping):
 def _job_context(job: ImportJob) -> dict:
     return {
         "job": job,
-        "progress": imports.import_progress(job),
+        "progress": progress_of(job),
         "errors": job.errors[:SHOWN_ERRORS],
         "more_errors": max(0, len(job.errors) - SHOWN_ERRORS) + max(0, job.invalid_count - len(job.errors)),
         "notes": job.notes[:SHOWN_ERRORS],
@@ -182,8 +203,8 @@ def export_download(request, company_slug):
     """The lead list's export: the same GET parameters as the list (filters, ``sort``, ``view``)
     plus ``format``, optional ``template`` and optional ``ids``; streamed as it is produced."""
     try:
-        template = exporting.template_for(request.company, request.GET.get("template"))
-        run, queryset, columns = exporting.export_run_start(
+        template = template_for(request.company, request.GET.get("template"))
+        run, queryset, columns = export_run_start(
             membership=request.membership,
             params=request.GET,
             file_format=request.GET.get("format", ExportFormat.CSV),
@@ -195,16 +216,14 @@ def export_download(request, company_slug):
         messages.error(request, "Export not possible: " + " ".join(_messages(error)))
         return redirect("leads:list", company_slug=company_slug)
     if run.format == ExportFormat.XLSX:
-        temporary = exporting.xlsx_export(run, queryset, columns)
+        temporary = xlsx_export(run, queryset, columns)
         return FileResponse(
             temporary.open(),
             as_attachment=True,
             filename=run.file_name,
-            content_type=exporting.CONTENT_TYPES[run.format],
+            content_type=CONTENT_TYPES[run.format],
         )
-    response = StreamingHttpResponse(
-        exporting.stream_export(run, queryset, columns), content_type=exporting.CONTENT_TYPES[run.format]
-    )
+    response = StreamingHttpResponse(stream_export(run, queryset, columns), content_type=CONTENT_TYPES[run.format])
     response["Content-Disposition"] = f'attachment; filename="{run.file_name}"'
     return response
 
@@ -220,26 +239,22 @@ def export_list(request, company_slug):
     membership = request.membership
     context = {
         "templates": ExportTemplate.objects.filter(company=request.company),
-        "schedules": exporting.scheduled_exports_visible_to(membership).select_related(
-            "owner__user", "saved_filter", "template"
-        ),
-        "runs": exporting.export_runs_visible_to(membership).select_related("created_by__user", "scheduled_export")[
-            :50
-        ],
+        "schedules": scheduled_exports_visible_to(membership).select_related("owner__user", "saved_filter", "template"),
+        "runs": export_runs_visible_to(membership).select_related("created_by__user", "scheduled_export")[:50],
     }
     return render(request, "leads/transfer/export_list.html", context)
 
 
 @tenant_view("leads.export")
 def export_run_download(request, company_slug, run_id):
-    run = get_object_or_404(exporting.export_runs_visible_to(request.membership), pk=run_id)
+    run = get_object_or_404(export_runs_visible_to(request.membership), pk=run_id)
     if not run.is_downloadable:
         raise Http404
     return FileResponse(
         run.file.open("rb"),
         as_attachment=True,
         filename=run.file_name,
-        content_type=exporting.CONTENT_TYPES[run.format],
+        content_type=CONTENT_TYPES[run.format],
     )
 
 
@@ -266,11 +281,9 @@ def _template_form(request, template: ExportTemplate | None):
     if request.method == "POST" and form.is_valid():
         try:
             if template is None:
-                saved = exporting.export_template_create(actor=request.membership, data=form.service_data())
+                saved = export_template_create(actor=request.membership, data=form.service_data())
             else:
-                saved = exporting.export_template_update(
-                    actor=request.membership, template=template, data=form.service_data()
-                )
+                saved = export_template_update(actor=request.membership, template=template, data=form.service_data())
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -283,14 +296,14 @@ def _template_form(request, template: ExportTemplate | None):
 def template_delete(request, company_slug, template_id):
     template = _template(request, template_id)
     if request.method == "POST":
-        exporting.export_template_delete(actor=request.membership, template=template)
+        export_template_delete(actor=request.membership, template=template)
         messages.success(request, f"Template “{template.name}” deleted.")
         return _exports(request)
     return render(request, "leads/transfer/confirm_delete.html", {"object": template, "kind": "export template"})
 
 
 def _schedule(request, schedule_id: int):
-    return get_object_or_404(exporting.scheduled_exports_visible_to(request.membership), pk=schedule_id)
+    return get_object_or_404(scheduled_exports_visible_to(request.membership), pk=schedule_id)
 
 
 @tenant_view("leads.export")
@@ -307,9 +320,7 @@ def _schedule_form(request, schedule):
     form = ScheduledExportForm(request.POST or None, membership=request.membership, schedule=schedule)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = exporting.scheduled_export_save(
-                actor=request.membership, data=form.service_data(), schedule=schedule
-            )
+            saved = scheduled_export_save(actor=request.membership, data=form.service_data(), schedule=schedule)
         except ValidationError as error:
             add_service_errors(form, error)
         except PermissionDenied:
@@ -325,7 +336,7 @@ def schedule_delete(request, company_slug, schedule_id):
     schedule = _schedule(request, schedule_id)
     if request.method == "POST":
         try:
-            exporting.scheduled_export_delete(actor=request.membership, schedule=schedule)
+            scheduled_export_delete(actor=request.membership, schedule=schedule)
         except PermissionDenied:
             messages.error(request, "Only the owner of a scheduled export (or an admin) can delete it.")
         else:
@@ -340,7 +351,7 @@ def schedule_run(request, company_slug, schedule_id):
     """Run a scheduled export now, besides its schedule."""
     schedule = _schedule(request, schedule_id)
     try:
-        run = exporting.scheduled_export_run_now(actor=request.membership, schedule=schedule)
+        run = scheduled_export_run_now(actor=request.membership, schedule=schedule)
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, "Export not possible: " + " ".join(getattr(error, "messages", [])))
     else:
