@@ -1,5 +1,5 @@
 """Exports of the three lists (CSV, XLSX, JSON) through the lead export machinery
-(``leads.exporting``: streamed CSV/JSON chunks, write-only XLSX, formula neutralisation). The rows
+(``leads.transfer.exports``: streamed CSV/JSON chunks, write-only XLSX, formula neutralisation). The rows
 are the list's: the member's visible records through the list's FilterSet, in the list's order."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from django.utils import timezone
 from accounts.listing import LISTINGS
 from crm.listing import filter_params
 from crm.permissions import tenant_view
-from leads.exporting import CONTENT_TYPES, Counter, TemporaryExport, csv_chunks, json_chunks, text_cell, write_xlsx
+from leads.transfer.cells import CONTENT_TYPES, text_cell
+from leads.transfer.writers import Counter, TemporaryExport, csv_chunks, json_chunks, write_xlsx
 
 BATCH = 2000
 # list → [(header, ORM path)]

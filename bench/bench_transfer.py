@@ -3,13 +3,13 @@
 On a company holding ``size`` generated leads (1,000,000 by default):
 
 * ``import_csv``: import ``size / 10`` new leads (100,000) from one CSV through ours
-  (``leads.import_services``: parse, validation and normalisation of every row, exact duplicate
+  (``leads.transfer.jobs``: parse, validation and normalisation of every row, exact duplicate
   checks against the indexed keys, scoring, assignment, history and status-change rows, one
   transaction). Baseline: django-import-export's default ``ModelResource`` import of the same rows
   (timed on a sample and scaled); floor: raw ``sqlite3.executemany`` of the same rows (no checks,
   no history). Both imports are rolled back afterwards, so the data set is unchanged.
 * ``export_csv``: every lead of the company to CSV by ``manage.py export_leads`` in a process of its
-  own (``leads.exporting``: the lead list's visibility and filter, cells formatted by the database
+  own (``leads.transfer.exports``: the lead list's visibility and filter, cells formatted by the database
   and written in batches), with that process's peak resident memory. Baseline: django-import-export's
   export of the same rows (a sample, scaled, in the harness's process), which builds the whole
   dataset in memory; floor: the same rows and columns through the raw ``sqlite3`` cursor, unformatted,
@@ -176,7 +176,8 @@ def import_file(company, rows: int) -> tuple[bytes, list[dict]]:
 def _ours_import(company, data: bytes) -> tuple[float, object]:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from leads.import_services import ImportOptions, import_job_create, import_job_start
+    from leads.transfer.jobs import import_job_create, import_job_start
+    from leads.transfer.mapping import ImportOptions
 
     admin = _admin(company)
     with restored_database(), PeakRSS() as memory:
@@ -282,10 +283,12 @@ def _ours_export(company, file_format: str, limit: int | None) -> tuple[float, i
 
     from django.http import QueryDict
 
-    from leads import exporting
+    from leads.transfer.cells import RowReader
+    from leads.transfer.exports import export_run_start, stream_export
+    from leads.transfer.writers import write_file
 
     admin = _admin(company)
-    run, queryset, columns = exporting.export_run_start(
+    run, queryset, columns = export_run_start(
         membership=admin, params=QueryDict("sort=-created"), file_format=file_format, streamed=True
     )
     if limit is not None:
@@ -294,13 +297,13 @@ def _ours_export(company, file_format: str, limit: int | None) -> tuple[float, i
     with PeakRSS() as memory:
         if file_format == "csv":
             sink = _Sink()
-            for chunk in exporting.stream_export(run, queryset, columns):
+            for chunk in stream_export(run, queryset, columns):
                 sink.write(chunk)
             rows = run.row_count
         else:
             with tempfile.TemporaryDirectory() as folder:
                 path = os.path.join(folder, "bench.xlsx")
-                rows = exporting.write_file("xlsx", exporting.RowReader(columns), queryset, path)
+                rows = write_file("xlsx", RowReader(columns), queryset, path)
     seconds = time.perf_counter() - started
     log(f"ours: {rows:,} rows to {file_format} in {seconds:.1f} s, peak RSS {memory.peak_mb} MB "
         f"(from {memory.start_mb} MB)")  # fmt: skip
@@ -374,12 +377,13 @@ def _floor_csv(company) -> float:
     from django.db import connection
     from django.http import QueryDict
 
-    from leads import exporting
+    from leads.transfer.cells import RowReader, default_columns
+    from leads.transfer.exports import export_queryset
 
     if connection.vendor != "sqlite":
         return 0.0
-    queryset = exporting.export_queryset(_admin(company), QueryDict("sort=-created"))
-    paths = exporting.RowReader(exporting.default_columns(company)).paths
+    queryset = export_queryset(_admin(company), QueryDict("sort=-created"))
+    paths = RowReader(default_columns(company)).paths
     sql, params = queryset.values_list(*paths).query.sql_with_params()
     connection.ensure_connection()
     cursor = connection.connection.cursor()
@@ -407,11 +411,12 @@ def _floor_xlsx(company, limit: int) -> float:
     from django.http import QueryDict
     from openpyxl import Workbook
 
-    from leads import exporting
+    from leads.transfer.cells import RowReader, default_columns, xlsx_cell
+    from leads.transfer.exports import export_queryset
 
-    queryset = exporting.export_queryset(_admin(company), QueryDict("sort=-created"))[:limit]
-    reader = exporting.RowReader(exporting.default_columns(company))
-    rows = [[exporting.xlsx_cell(value) for value in row] for row in reader.rows(queryset)]
+    queryset = export_queryset(_admin(company), QueryDict("sort=-created"))[:limit]
+    reader = RowReader(default_columns(company))
+    rows = [[xlsx_cell(value) for value in row] for row in reader.rows(queryset)]
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         workbook = Workbook(write_only=True)

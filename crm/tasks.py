@@ -1,5 +1,5 @@
 """Queue background work by the task's dotted name, so that a service never imports the module of
-its tasks (which import the services back): ``enqueue("leads.tasks_transfer.run_export", run.pk)``.
+its tasks (which import the services back): ``enqueue("leads.transfer.tasks.run_export", run.pk)``.
 django-q2 runs the task in a worker, or at once in the caller's thread in sync mode (tests)."""
 
 from __future__ import annotations

@@ -20,11 +20,12 @@ from django.urls import reverse
 from crm.admin import NOBODY, CompanyScopedAdmin
 from crm.models import Role
 from crm.queries import memberships_visible_to
-from leads import services, settings_services
-from leads.admin_transfer import LeadImportExportMixin
-from leads.forms_settings import add_service_errors
+from leads import services
+from leads.config import services as settings_services
+from leads.config.forms import add_service_errors
 from leads.models import Campaign, CustomField, Lead, LeadComment, LeadStatus, StatusTransition
 from leads.queries import leads_visible_to
+from leads.transfer.admin import LeadImportExportMixin
 
 
 class ServiceForm(forms.ModelForm):

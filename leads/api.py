@@ -593,7 +593,7 @@ class LeadHistoryView(LeadObjectMixin, TenantAPIView):
         return Response(HistoryEntrySerializer(entries, many=True).data)
 
 
-# --- campaigns (statuses and transitions: leads.api_config) ------------------------------------------------------------
+# --- campaigns (statuses and transitions: leads.config.api) ------------------------------------------------------------
 
 
 class CampaignSerializer(serializers.ModelSerializer):

@@ -26,8 +26,8 @@ urlpatterns = [
     path("campaigns", api.CampaignListView.as_view(), name="campaign-list"),
     # One module per area; each adds its paths under this same "api" namespace.
     path("", include("leads.api_urls_listing")),
-    path("", include("leads.api_urls_assignment")),
-    path("", include("leads.api_urls_transfer")),
-    path("", include("leads.api_urls_dedup")),
-    path("", include("leads.api_urls_config")),
+    path("", include("leads.assignment.api_urls")),
+    path("", include("leads.transfer.api_urls")),
+    path("", include("leads.dedup.api_urls")),
+    path("", include("leads.config.api_urls")),
 ]

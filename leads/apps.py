@@ -11,7 +11,7 @@ def _search_index(sender, using, **kwargs):
 
 
 def _nightly_duplicate_scan(sender, **kwargs):
-    from leads.tasks_dedup import ensure_schedule
+    from leads.dedup.tasks import ensure_schedule
 
     ensure_schedule()
 

@@ -38,7 +38,6 @@ OPERATIONS = {
 }
 PERMISSIONS = {"restore": "leads.restore", "delete": "leads.delete", "assign": "leads.assign"}
 MAX_LEADS = 100_000
-INLINE_LIMIT = 2_000  # larger jobs go to a django-q2 worker (settings.CRM_BULK_INLINE_LIMIT overrides)
 CHUNK = 500
 
 
@@ -199,7 +198,7 @@ def bulk_job_create(
 
 def bulk_job_start(job: BulkJob) -> BulkJob:
     """Run small jobs now; queue large ones for a worker (they survive the browser being closed)."""
-    if job.total <= getattr(settings, "CRM_BULK_INLINE_LIMIT", INLINE_LIMIT):
+    if job.total <= settings.CRM_BULK_INLINE_LIMIT:
         return bulk_job_run(job_id=job.pk)
     from django_q.tasks import async_task
 

@@ -24,8 +24,6 @@ from leads import services
 from leads.assignment.rules import assignment_rule_create
 from leads.assignment.services import lead_release
 from leads.dedup import duplicates_scan
-from leads.exporting import scheduled_export_save
-from leads.import_services import ImportOptions, import_job_create, import_job_start
 from leads.listing import saved_filter_create
 from leads.models import (
     AssignmentRule,
@@ -40,6 +38,9 @@ from leads.models import (
     Visibility,
 )
 from leads.normalize import fold
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
+from leads.transfer.schedules import scheduled_export_save
 
 CAMPAIGNS = [
     ("Spring webinar", "Webinar", "email"),

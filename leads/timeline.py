@@ -26,7 +26,7 @@ from crm.models import Activity, ActivityKind, Membership
 from leads.feed import FeedKey, feed_sort_key, older_than
 from leads.models import Campaign, CustomField, Lead, LeadComment, LeadStatus, MergeRecord, StatusChange
 
-# The change reasons of a merge and its undo (``leads.merge`` writes them; the timeline reads them).
+# The change reasons of a merge and its undo (``leads.dedup.merge`` writes them; the timeline reads them).
 MERGED, UNMERGED = "leads.lead.merged", "leads.lead.unmerged"
 SYSTEM = "System"
 

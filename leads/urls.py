@@ -25,9 +25,9 @@ urlpatterns = [
     path("<int:lead_id>/comments/<int:comment_id>/edit/", views.comment_edit, name="comment_edit"),
     path("<int:lead_id>/comments/<int:comment_id>/delete/", views.comment_delete, name="comment_delete"),
     path("<int:lead_id>/activities/", views.activity_create, name="activity_create"),
-    path("settings/", include("leads.urls_settings")),
+    path("settings/", include("leads.config.urls")),
     # One module per area (namespaces leads:assignment, leads:transfer, leads:dedup).
-    path("", include("leads.urls_assignment")),
-    path("", include("leads.urls_transfer")),
-    path("duplicates/", include("leads.urls_dedup")),
+    path("", include("leads.assignment.urls")),
+    path("", include("leads.transfer.urls")),
+    path("duplicates/", include("leads.dedup.urls")),
 ]

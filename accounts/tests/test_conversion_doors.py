@@ -10,10 +10,11 @@ from rest_framework.test import APIClient
 from accounts.qualification import lead_qualify
 from leads import bulk
 from leads import services as lead_services
-from leads.import_services import ImportOptions, import_job_create, import_job_start
 from leads.models import Lead, StatusChange, StatusTransition
 from leads.queries import transitions_available
 from leads.testing.factories import make_campaign, make_lead, status
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
 
 REFUSED = "Converted is reached by converting the lead: use Convert (on its page, in bulk or in the API)."
 

@@ -116,6 +116,17 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
 # A sequence email claimed longer ago than this and never recorded is marked "unknown" (never re-sent).
 NURTURING_STALE_CLAIM_MINUTES = env_int("NURTURING_STALE_CLAIM_MINUTES", 15)
 
+# --- Leads: imports, bulk jobs, assignment e-mails -----------------------------------------------
+# An uploaded import file larger than this many bytes, or with more data rows, is refused whole.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 32 * 1024 * 1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 250_000)
+# An .xlsx is a zip: its unpacked size is capped too, so a small "zip bomb" cannot fill memory.
+IMPORT_MAX_XLSX_UNPACKED_BYTES = env_int("IMPORT_MAX_XLSX_UNPACKED_BYTES", 256 * 1024 * 1024)
+# Bulk operations on at most this many leads run in the request; larger ones go to a worker.
+CRM_BULK_INLINE_LIMIT = env_int("CRM_BULK_INLINE_LIMIT", 2_000)
+# Send "leads assigned to you" e-mails from a worker instead of the request that assigned them.
+ASSIGNMENT_NOTIFY_ASYNC = env_bool("ASSIGNMENT_NOTIFY_ASYNC", False)
+
 REDIS_URL = env_str("REDIS_URL")
 # The cache carries live progress of long jobs between worker and web processes: Redis when
 # configured, otherwise files (shared by every process on one machine).

@@ -11,12 +11,15 @@ from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from crm.models import Activity
-from leads import bulk, merge, services, settings_services
+from leads import bulk, services
 from leads.assignment import leads_assign_many
-from leads.exporting import export_run_start
-from leads.import_services import ImportOptions, import_job_create, import_job_start
+from leads.config import services as settings_services
+from leads.dedup import merge
 from leads.models import BulkJob, Lead, LeadComment, LeadStatus
 from leads.testing.factories import make_campaign, make_lead, status
+from leads.transfer.exports import export_run_start
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
 
 IP, AGENT = "203.0.113.7", "Mozilla/5.0 (X11; Linux) MetaTest/1.0"
 WHERE = (IP, AGENT)

@@ -431,16 +431,16 @@ def test_an_assignment_email_links_to_site_url(cast, settings, mailoutbox, djang
 def test_a_scheduled_export_email_links_to_site_url(cast, settings):
     from django.http import QueryDict
 
-    from leads import exporting
     from leads.listing import saved_filter_create
     from leads.models import ExportRun
-    from leads.tasks_transfer import run_scheduled_export
+    from leads.transfer.schedules import scheduled_export_save
+    from leads.transfer.tasks import run_scheduled_export
 
     settings.SITE_URL = "https://crm.example.com/"
     view = saved_filter_create(
         actor=cast.a.manager, name="All", params=QueryDict(""), sort="-created", visibility="private"
     )
-    saved = exporting.scheduled_export_save(
+    saved = scheduled_export_save(
         actor=cast.a.manager,
         data={"name": "Daily", "saved_filter": view.pk, "format": "csv", "frequency": "daily", "time_of_day": "07:30"},
     )

@@ -155,8 +155,9 @@ def test_seed_demo_queues_the_planted_duplicates_pools_a_few_leads_and_sets_up_r
 
 
 def test_the_demo_import_has_errors_and_its_manager_can_revert_it(db):
-    from leads.import_services import ids_of_ranges, import_revert
     from leads.models import ImportJob, Lead
+    from leads.transfer.importer import ids_of_ranges
+    from leads.transfer.revert import import_revert
 
     call_command("seed_demo", stdout=StringIO())
     job = ImportJob.objects.get(company__slug="acme")

@@ -1,7 +1,7 @@
 """Telling new owners: one in-app notification and one email per owner, after commit only.
 
 Services call ``queue(assignment_ids)`` inside their transaction. The ids gather in one outbox per
-transaction, flushed by a single ``on_commit`` callback, so a bulk operation that assigns 300 leads
+transaction (per connection), flushed by a single ``on_commit`` callback, so a bulk operation that assigns 300 leads
 to Ana sends Ana one email — and a rolled-back transaction sends nothing. A savepoint that rolls
 back removes its rows; the notifier reads the rows that exist, so their ids simply find nothing.
 
@@ -12,6 +12,7 @@ writes anything: run twice (a retried task), it finds nothing left to claim and 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import defaultdict
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from crm.http import absolute_url
 from crm.models import Notification
+from crm.tasks import enqueue
 from leads.models import LeadAssignment
 
 logger = logging.getLogger(__name__)
@@ -30,14 +32,10 @@ VERB = "leads.lead.assigned"
 EMAIL_LIST_LIMIT = 50
 
 
-class _Outbox:
-    def __init__(self):
-        self.ids: list[int] = []
-
-    def flush(self) -> None:
-        ids, self.ids = self.ids, []
-        if ids:
-            dispatch(ids)
+# The flush callback of each connection's open transaction. Django holds the only strong reference
+# (in its on_commit list), so a rollback of the transaction, or of the savepoint that registered the
+# callback, drops it and the entry vanishes with it: the next queue() starts a fresh outbox.
+_flushes: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 def queue(assignment_ids: list[int]) -> None:
@@ -47,27 +45,36 @@ def queue(assignment_ids: list[int]) -> None:
     if not connection.in_atomic_block:
         dispatch(list(assignment_ids))
         return
-    _current_outbox().ids.extend(assignment_ids)
+    _outbox().extend(assignment_ids)
 
 
-def _current_outbox() -> _Outbox:
-    # The outbox lives exactly as long as its on_commit callback: when a savepoint rollback drops
-    # the callback, the next queue() starts a new outbox.
-    for entry in connection.run_on_commit:
-        outbox = getattr(entry[1], "__self__", None)
-        if isinstance(outbox, _Outbox):
-            return outbox
-    outbox = _Outbox()
-    transaction.on_commit(outbox.flush, robust=True)
-    return outbox
+def _outbox() -> list[int]:
+    wrapper = transaction.get_connection()
+    flush = _flushes.get(wrapper)
+    if flush is None:
+        flush = _new_flush()
+        transaction.on_commit(flush, robust=True)
+        _flushes[wrapper] = flush
+    return flush.ids
+
+
+def _new_flush():
+    ids: list[int] = []
+
+    def flush_assignment_notifications() -> None:
+        pending = list(ids)
+        ids.clear()
+        if pending:
+            dispatch(pending)
+
+    flush_assignment_notifications.ids = ids
+    return flush_assignment_notifications
 
 
 def dispatch(assignment_ids: list[int]) -> None:
     """In the request by default; through django-q2 when ``ASSIGNMENT_NOTIFY_ASYNC`` is true."""
-    if getattr(settings, "ASSIGNMENT_NOTIFY_ASYNC", False):
-        from django_q.tasks import async_task
-
-        async_task("leads.tasks_assignment.notify_assignments", assignment_ids)
+    if settings.ASSIGNMENT_NOTIFY_ASYNC:
+        enqueue("leads.assignment.tasks.notify_assignments", assignment_ids)
     else:
         notify_assignments(assignment_ids)
 

@@ -21,6 +21,7 @@ from simple_history.utils import bulk_update_with_history
 from crm.history import bulk_history_kwargs, record
 from crm.ids import is_valid_id
 from crm.models import Company, Membership, Role
+from crm.permissions import permissions_for
 from crm.queries import team_member_ids
 from leads import scoring
 from leads.assignment import notify
@@ -188,8 +189,6 @@ def _pool_chunks(company: Company, *, lock: bool, limit: int | None):
 
 
 def _permissions(actor: Membership) -> frozenset[str]:
-    from crm.permissions import permissions_for
-
     return permissions_for(actor.role)
 
 

@@ -5,7 +5,7 @@ Contract used by ``leads.services``: ``apply_scores(lead)`` is called on every w
 lead's fields are validated and normalised and before it is saved. It sets, in memory only,
 ``score`` (0–100), ``score_breakdown`` (which rule gave what), ``priority`` (hot / warm / cold by
 the company's thresholds; never hot while held for spam review), ``spam_score`` and
-``validation_status`` (from ``leads.quality``).
+``validation_status`` (from ``leads.scoring.quality``).
 
 It runs no query when called again for the same company: ``scorer_for(company)`` keeps each
 company's compiled rules in the process, re-checks the settings' ``version`` at most every

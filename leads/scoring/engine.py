@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from crm.models import Company
 from crm.signals import company_created
-from leads import quality
 from leads.models import CustomField, LeadSettings, Priority, ScoringRule
+from leads.scoring import quality
 from leads.scoring.rules import ENGAGEMENT, Condition, LeadValues, LeadView, clean_condition
 
 

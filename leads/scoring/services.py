@@ -40,7 +40,7 @@ def _changed(company: Company) -> None:
     company_id = company.pk
     # In the background after commit (at once in django-q2's sync mode, as in tests).
     transaction.on_commit(
-        lambda: enqueue("leads.tasks_assignment.rescore_company", company_id, name=f"rescore-{company_id}")
+        lambda: enqueue("leads.assignment.tasks.rescore_company", company_id, name=f"rescore-{company_id}")
     )
 
 

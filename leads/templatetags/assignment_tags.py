@@ -7,9 +7,10 @@ from django import template
 
 from crm.models import Role
 from crm.queries import team_member_ids
-from leads import quality, scoring
+from leads import scoring
 from leads.assignment.queries import queue_neighbours, sla_state
 from leads.models import LeadAssignment, StatusCategory
+from leads.scoring import quality
 
 register = template.Library()
 

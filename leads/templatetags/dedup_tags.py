@@ -12,7 +12,7 @@ register = template.Library()
 @register.inclusion_tag("leads/dedup/partials/duplicates_panel.html", takes_context=True)
 def duplicates_panel(context, lead):
     """The lead's pending duplicate pairs the member can see, and the merges into it."""
-    from leads.views_dedup import merge_url
+    from leads.dedup.views import merge_url
 
     membership, company = context.get("membership"), context.get("company")
     perms = context.get("perms_crm", frozenset())

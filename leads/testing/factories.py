@@ -164,21 +164,22 @@ def _duplicate_candidate_of(company):
 @register_object_maker("merge_id")
 def _merge_record_of(company):
     from crm.models import Membership
-    from leads.merge import leads_merge
+    from leads.dedup.merge import leads_merge
 
     admin = Membership.objects.filter(company=company, role="admin").order_by("pk").first()
     first, second, _ = make_duplicate_pair(company)
     return leads_merge(actor=admin, survivor=first, others=[second]).pk
 
 
-# --- import & export (leads.import_services, leads.exporting) --------------------------------------
+# --- import & export (leads.transfer.jobs, leads.transfer.exports) --------------------------------------
 
 
 def make_import_job(company, actor=None, content: bytes = b"email,first_name\nann@example.com,Ann\n", **options):
     """An uploaded (not yet started) import job of ``company`` for a small CSV."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from leads.import_services import ImportOptions, import_job_create
+    from leads.transfer.jobs import import_job_create
+    from leads.transfer.mapping import ImportOptions
 
     campaign = make_campaign(company)
     upload = SimpleUploadedFile("leads.csv", content, content_type="text/csv")

@@ -12,9 +12,9 @@ from django.urls import reverse
 from import_export.formats import base_formats
 
 from crm.services import membership_create
-from leads.admin_transfer import NOT_YOUR_UPLOAD
 from leads.models import ImportJob, Lead
 from leads.testing.factories import make_campaign, make_lead
+from leads.transfer.admin import NOT_YOUR_UPLOAD
 
 IMPORT_URL = reverse("admin:leads_lead_import")
 CONFIRM_URL = reverse("admin:leads_lead_process_import")

@@ -6,11 +6,11 @@ from django.urls import reverse
 from django_q.models import Schedule
 from rest_framework.test import APIClient
 
-from leads.exporting import SCHEDULE_FUNC
+from leads.config.services import KEY_IS_FIXED
 from leads.listing import NOT_YOUR_VIEW
 from leads.models import ExportRun, ExportTemplate, LeadStatus, SavedFilter, ScheduledExport, StatusTransition
-from leads.settings_services import KEY_IS_FIXED
 from leads.testing.factories import make_export_template, make_lead, make_scheduled_export, status
+from leads.transfer.schedules import SCHEDULE_FUNC
 
 NOT_FOUND = {"detail": "Not found."}
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from crm.ids import ID_MESSAGE
 from crm.testing.urlwalk import all_routes, fill_params
-from leads.merge import leads_merge
+from leads.dedup.merge import leads_merge
 from leads.models import BulkJob, ExportRun, ImportJob, Lead, LeadComment, MergeRecord
 from leads.testing.factories import make_comment, make_duplicate_pair, make_lead, status
 

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from leads import merge
+from leads.dedup import merge
 from leads.models import CandidateStatus, DuplicateCandidate, DuplicateRule, Lead, MergeRecord
 from leads.testing.factories import make_campaign, make_duplicate_pair, make_lead
 

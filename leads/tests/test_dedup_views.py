@@ -9,10 +9,11 @@ from django.template import Context, Template
 from django.urls import reverse
 
 from crm.permissions import permissions_for
-from leads import dedup, merge, services
+from leads import dedup, services
+from leads.dedup import merge
+from leads.dedup.tasks import SCHEDULE_NAME, ensure_schedule, scan_all_companies, scan_company
 from leads.forms import LeadForm
 from leads.models import CandidateStatus, DuplicateCandidate, DuplicateRule, Lead, MergeRecord
-from leads.tasks_dedup import SCHEDULE_NAME, ensure_schedule, scan_all_companies, scan_company
 from leads.testing.factories import make_duplicate_pair, make_lead
 
 
@@ -357,7 +358,7 @@ def test_the_nightly_schedule_scans_every_company(cast, pairs):
     assert (schedule.pk, schedule.name, schedule.func) == (
         again.pk,
         SCHEDULE_NAME,
-        "leads.tasks_dedup.scan_all_companies",
+        "leads.dedup.tasks.scan_all_companies",
     )
     assert scan_all_companies() == 2
     assert DuplicateCandidate.objects.filter(company=cast.a.company).count() == 2

@@ -19,11 +19,20 @@ from django_q.models import Schedule, Task
 from openpyxl import load_workbook
 
 from crm.models import Activity
-from leads import exporting
-from leads.import_services import ImportOptions, import_job_create, import_job_start
 from leads.listing import saved_filter_create
 from leads.models import ExportRun, ExportRunStatus, Lead, SavedFilter, ScheduledExport
 from leads.testing.factories import make_campaign, make_custom_field, make_export_template, make_lead
+from leads.transfer.cells import READ_CACHE_KIB, RowReader, default_columns, neutralise, text_cell
+from leads.transfer.exports import (
+    export_queryset,
+    export_run_start,
+    export_template_create,
+    stream_export,
+    template_for,
+)
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
+from leads.transfer.schedules import scheduled_export_delete, scheduled_export_run, scheduled_export_save
 
 
 def csv_rows(content: bytes) -> list[list[str]]:
@@ -31,7 +40,7 @@ def csv_rows(content: bytes) -> list[list[str]]:
 
 
 def export_bytes(membership, query: str = "", *, file_format="csv", template=None, ids=None) -> bytes:
-    run, queryset, columns = exporting.export_run_start(
+    run, queryset, columns = export_run_start(
         membership=membership,
         params=QueryDict(query),
         file_format=file_format,
@@ -39,7 +48,7 @@ def export_bytes(membership, query: str = "", *, file_format="csv", template=Non
         ids=ids,
         streamed=True,
     )
-    return b"".join(exporting.stream_export(run, queryset, columns))
+    return b"".join(stream_export(run, queryset, columns))
 
 
 def download(client, company, query: str):
@@ -70,8 +79,8 @@ def test_an_sdrs_export_holds_only_what_they_see(cast, leads):
 def export_bytes_as(member):
     """Members without the export permission (SDRs) still only ever get their visible leads."""
     run = ExportRun.objects.create(company=member.company, created_by=member, format="csv")
-    queryset = exporting.export_queryset(member, QueryDict(""))
-    return b"".join(exporting.stream_export(run, queryset, exporting.default_columns(member.company)))
+    queryset = export_queryset(member, QueryDict(""))
+    return b"".join(stream_export(run, queryset, default_columns(member.company)))
 
 
 def test_the_export_holds_exactly_what_the_same_filter_shows(cast, leads, client_for):
@@ -125,7 +134,7 @@ def test_a_template_chooses_orders_and_labels_columns_with_custom_fields_and_pro
     make_custom_field(cast.a.company, "industry")
     make_lead(cast.a.company, email="t@example.com", custom_fields={"industry": "Banking"},
               profile_data={"headline": "CTO at Acme", "skills": ["SaaS"]})  # fmt: skip
-    template = exporting.export_template_create(actor=cast.a.manager, data={"name": "Short", "columns": [
+    template = export_template_create(actor=cast.a.manager, data={"name": "Short", "columns": [
         {"field": "email", "label": "E-mail address"}, {"field": "custom:industry", "label": ""},
         {"field": "profile:headline", "label": "Headline"}, {"field": "profile:skills", "label": "Skills"},
         {"field": "status", "label": "Stage of work"},
@@ -139,7 +148,7 @@ def test_a_template_chooses_orders_and_labels_columns_with_custom_fields_and_pro
 
 def test_template_columns_are_validated(cast):
     with pytest.raises(ValidationError) as caught:
-        exporting.export_template_create(actor=cast.a.manager, data={"name": "", "columns": [
+        export_template_create(actor=cast.a.manager, data={"name": "", "columns": [
             {"field": "password", "label": "x"}, {"field": "email", "label": "A"}, {"field": "phone", "label": "a"},
         ]})  # fmt: skip
     assert caught.value.message_dict == {
@@ -157,7 +166,7 @@ def test_formula_cells_are_neutralised_in_csv_and_xlsx(cast, client_for):
     rows = csv_rows(export_bytes(cast.a.manager, "q=f"))
     assert rows[1][1:5] == ['\'=HYPERLINK("http://evil")', "'@SUM(1)", "f@example.com", "'+44 20 7946 0000"]
     assert rows[1][7] == "'-2+3"
-    assert [exporting.neutralise(v) for v in ("\tx", "\rx", "'x", "x=1", "")] == ["'\tx", "'\rx", "''x", "x=1", ""]
+    assert [neutralise(v) for v in ("\tx", "\rx", "'x", "x=1", "")] == ["'\tx", "'\rx", "''x", "x=1", ""]
     _, content = download(client_for(cast.a.manager), cast.a.company, "q=f&format=xlsx")
     sheet = load_workbook(io.BytesIO(content)).active
     row = list(next(sheet.iter_rows(min_row=2, max_row=2)))
@@ -183,7 +192,7 @@ def test_the_database_formats_every_csv_cell_as_text_cell_would(cast):
     lead.refresh_from_db()
     values = [lead.pk, lead.first_name, lead.last_name, lead.job_title, lead.company_name, campaign.name, None,
               True, False, lead.opt_in_date, lead.score, "@risk", None]  # fmt: skip
-    assert rows[1] == [exporting.text_cell(value) for value in values]
+    assert rows[1] == [text_cell(value) for value in values]
     assert rows[1][1:6] == ["'\tTab", 'Quote "me", twice\nplease', "''Apostrophe", "'\rCarriage", "'=Campaign"]
     assert rows[1][7:12] == ["yes", "no", "2026-03-04 05:06:07", str(lead.score), "'@risk"]
 
@@ -279,20 +288,20 @@ def schedule(cast, **data):
     )
     defaults = {"name": "Weekly DE", "saved_filter": view.pk, "format": "csv", "frequency": "weekly",
                 "time_of_day": "07:30", "weekday": 2, "recipients": "boss@example.com, ops@example.com"}  # fmt: skip
-    return exporting.scheduled_export_save(actor=cast.a.manager, data={**defaults, **data})
+    return scheduled_export_save(actor=cast.a.manager, data={**defaults, **data})
 
 
 def test_a_scheduled_export_gets_a_django_q2_schedule_row(cast):
     saved = schedule(cast)
     row = Schedule.objects.get(pk=saved.schedule_id)
     assert (row.func, row.args, row.schedule_type, row.intended_date_kwarg) == (
-        "leads.tasks_transfer.run_scheduled_export", repr(saved.pk), Schedule.WEEKLY, "due_at",
+        "leads.transfer.tasks.run_scheduled_export", repr(saved.pk), Schedule.WEEKLY, "due_at",
     )  # fmt: skip
     assert (row.next_run.weekday(), row.next_run.hour, row.next_run.minute) == (2, 7, 30)
-    daily = exporting.scheduled_export_save(actor=cast.a.manager, schedule=saved, data={"frequency": "daily"})
+    daily = scheduled_export_save(actor=cast.a.manager, schedule=saved, data={"frequency": "daily"})
     assert Schedule.objects.get(pk=daily.schedule_id).schedule_type == Schedule.DAILY
-    exporting.scheduled_export_delete(actor=cast.a.manager, schedule=daily)
-    export_schedules = Schedule.objects.filter(func="leads.tasks_transfer.run_scheduled_export")
+    scheduled_export_delete(actor=cast.a.manager, schedule=daily)
+    export_schedules = Schedule.objects.filter(func="leads.transfer.tasks.run_scheduled_export")
     assert (export_schedules.count(), ScheduledExport.objects.count()) == (0, 0)
 
 
@@ -317,7 +326,7 @@ def test_cron_schedules_are_validated(cast):
 def test_a_scheduled_run_stores_its_file_mails_a_link_once_per_slot(cast, leads, client_for):
     saved = schedule(cast)
     slot = "2026-11-25T07:30:00+00:00"
-    from leads.tasks_transfer import run_scheduled_export
+    from leads.transfer.tasks import run_scheduled_export
 
     assert run_scheduled_export(saved.pk, due_at=slot) == "succeeded"
     assert run_scheduled_export(saved.pk, due_at=slot) == "succeeded"  # a retry: no second run, no second mail
@@ -334,7 +343,7 @@ def test_a_scheduled_run_stores_its_file_mails_a_link_once_per_slot(cast, leads,
 
 def test_a_run_made_with_a_managers_visibility_is_not_downloadable_by_another_team(cast, leads, client_for):
     saved = schedule(cast)
-    run = exporting.scheduled_export_run(schedule_id=saved.pk, due_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    run = scheduled_export_run(schedule_id=saved.pk, due_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     outsider = client_for(cast.b.admin).get(f"/c/alpha/leads/exports/{run.pk}/download/")
     assert outsider.status_code == 404
 
@@ -344,7 +353,7 @@ def test_a_failed_scheduled_run_is_visible_on_the_exports_page(cast, leads, clie
     view = saved.saved_filter
     view.query = {"score_min": ["abc"]}
     view.save()
-    run = exporting.scheduled_export_run(schedule_id=saved.pk, due_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    run = scheduled_export_run(schedule_id=saved.pk, due_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert (run.status, run.error) == (ExportRunStatus.FAILED, "Enter a number.")
     page = client_for(cast.a.manager).get("/c/alpha/leads/exports/")
     assert b'data-testid="run-error">Failed: Enter a number.' in page.content
@@ -373,7 +382,7 @@ def test_schedule_and_template_forms_save_through_the_services(cast, client_for)
     client = client_for(cast.a.manager)
     response = client.post("/c/alpha/leads/exports/templates/new/", {"name": "Mine", "columns": "email = Mail\nphone"})
     assert response.status_code == 302
-    assert exporting.template_for(cast.a.company, "Mine").columns == [
+    assert template_for(cast.a.company, "Mine").columns == [
         {"field": "email", "label": "Mail"}, {"field": "phone", "label": "Phone"},
     ]  # fmt: skip
     response = client.post("/c/alpha/leads/exports/schedules/new/", {
@@ -389,9 +398,9 @@ def test_an_export_reads_with_a_small_page_cache_and_puts_the_configured_one_bac
             return cursor.execute("PRAGMA cache_size").fetchone()[0]
 
     configured = cache_size()
-    queryset = exporting.export_queryset(cast.a.admin, QueryDict(""))
-    batches = exporting.RowReader(exporting.default_columns(cast.a.company)).text_batches(queryset)
+    queryset = export_queryset(cast.a.admin, QueryDict(""))
+    batches = RowReader(default_columns(cast.a.company)).text_batches(queryset)
     first = next(batches)
     during = cache_size()
-    assert (len(first), during, list(batches), cache_size()) == (3, -exporting.READ_CACHE_KIB, [], configured)
+    assert (len(first), during, list(batches), cache_size()) == (3, -READ_CACHE_KIB, [], configured)
     assert configured != during

@@ -7,10 +7,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from leads.import_services import ImportOptions, auto_mapping, import_job_create, import_job_start
-from leads.importing import detect_format, parse_file, unneutralise
 from leads.models import ImportStatus, Lead, LeadStatus
 from leads.testing.factories import make_campaign
+from leads.transfer.cells import unneutralise
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions, auto_mapping
+from leads.transfer.reading import detect_format, parse_file
 
 DATA = Path(__file__).parent / "data" / "transfer"
 

@@ -13,10 +13,12 @@ from django.core.management.base import CommandError
 from django_q.models import Task
 
 from leads import services
-from leads.admin_transfer import LeadResource
-from leads.import_services import ImportOptions, import_job_create, import_job_start, import_revert
 from leads.models import DuplicateCandidate, ImportJob, ImportStatus, Lead, StatusChange
 from leads.testing.factories import make_campaign, make_custom_field, make_lead
+from leads.transfer.admin import LeadResource
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
+from leads.transfer.revert import import_revert
 
 DATA = Path(__file__).parent / "data" / "transfer"
 HEADER = "email,first_name,last_name,phone\n"
@@ -94,9 +96,9 @@ def failing_insert(db):
 
 
 def test_a_database_error_while_writing_rolls_everything_back(cast, failing_insert, monkeypatch):
-    from leads import import_services
+    from leads.transfer import importer
 
-    monkeypatch.setattr(import_services, "CHUNK", 2)  # the failing row comes in a later write step
+    monkeypatch.setattr(importer, "CHUNK", 2)  # the failing row comes in a later write step
     before = counts()
     job = do_import(cast, HEADER + good_rows(3) + "boom@batch.example,Boom,Row,\n")
     assert (job.status, job.error) == (
@@ -283,8 +285,8 @@ def test_revert_removes_the_created_leads_but_keeps_one_worked_on_since(cast):
 def test_an_import_runs_as_a_django_q2_task_and_is_claimed_once(cast):
     job = do_import(cast, HEADER + good_rows(2))
     task = Task.objects.get(name=f"import-{job.pk}")
-    assert (task.func, task.success, task.result) == ("leads.tasks_transfer.run_import", True, "succeeded")
-    from leads.tasks_transfer import run_import
+    assert (task.func, task.success, task.result) == ("leads.transfer.tasks.run_import", True, "succeeded")
+    from leads.transfer.tasks import run_import
 
     assert run_import(job.pk) == "succeeded"  # a retried task does nothing
     assert Lead.objects.count() == 2
@@ -440,7 +442,7 @@ def test_an_import_without_a_campaign_is_refused_before_it_starts(cast):
 def test_import_jobs_in_the_admin_are_scoped_to_the_staff_members_companies(cast, rf):
     from django.contrib import admin
 
-    from leads.admin_transfer import ImportJobAdmin
+    from leads.transfer.admin import ImportJobAdmin
 
     job = do_import(cast, HEADER + good_rows(1))
     model_admin = ImportJobAdmin(ImportJob, admin.site)

@@ -6,8 +6,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
 from crm.models import Activity, Membership
-from leads import merge, services, timeline
+from leads import services, timeline
 from leads.assignment import lead_assign
+from leads.dedup import merge, undo
 from leads.models import (
     CandidateStatus,
     DuplicateCandidate,
@@ -157,7 +158,7 @@ def test_the_merge_resolves_the_queue_pairs_of_the_merged_leads(cast, trio):
     assert set(DuplicateCandidate.objects.filter(company=cast.a.company).values_list("status", flat=True)) == {
         CandidateStatus.MERGED
     }
-    merge.merge_undo(actor=cast.a.admin, record=record)
+    undo.merge_undo(actor=cast.a.admin, record=record)
     assert set(DuplicateCandidate.objects.filter(company=cast.a.company).values_list("status", flat=True)) == {
         CandidateStatus.PENDING
     }
@@ -185,7 +186,7 @@ def test_merge_then_unmerge_leaves_the_database_exactly_as_before(cast, trio):
     record = merge.leads_merge(actor=cast.a.admin, survivor=trio["survivor"], others=[trio["copy"], trio["third"]],
                                choices={"last_name": trio["copy"].pk})  # fmt: skip
     assert database_rows() != before
-    merge.merge_undo(actor=cast.a.manager, record=record)
+    undo.merge_undo(actor=cast.a.manager, record=record)
     assert database_rows() == before
     assert new_history_reasons(history_before, history_rows()) == {"leads.lead.merged", "leads.lead.unmerged"}
     record.refresh_from_db()
@@ -194,10 +195,10 @@ def test_merge_then_unmerge_leaves_the_database_exactly_as_before(cast, trio):
 
 def test_a_merge_cannot_be_undone_twice(cast, trio):
     record = merge.leads_merge(actor=cast.a.admin, survivor=trio["survivor"], others=[trio["copy"]])
-    merge.merge_undo(actor=cast.a.admin, record=record)
+    undo.merge_undo(actor=cast.a.admin, record=record)
     before = database_rows()
     with pytest.raises(ValidationError) as error:
-        merge.merge_undo(actor=cast.a.admin, record=record.pk)
+        undo.merge_undo(actor=cast.a.admin, record=record.pk)
     record.refresh_from_db()
     assert error.value.message_dict == {
         "record": [f"Merge #{record.pk} was already undone by Alpha Admin on {record.undone_at:%Y-%m-%d %H:%M}."]
@@ -214,7 +215,7 @@ def test_an_unmerge_after_later_edits_keeps_them_and_says_what_it_could_not_rest
     moved_away = LeadComment.objects.get(body=f"About {copy.pk}")
     LeadComment.objects.filter(parent=moved_away).delete()
     moved_away.delete()
-    record = merge.merge_undo(actor=cast.a.admin, record=record)
+    record = undo.merge_undo(actor=cast.a.admin, record=record)
     survivor.refresh_from_db()
     copy.refresh_from_db()
     assert (survivor.job_title, survivor.last_name, survivor.name_key) == ("VP Engineering", "Souza", "ana souza")
@@ -231,12 +232,12 @@ def test_a_merge_into_a_lead_merged_again_is_undone_last(cast, trio):
     first = merge.leads_merge(actor=cast.a.admin, survivor=trio["copy"], others=[trio["third"]])
     second = merge.leads_merge(actor=cast.a.admin, survivor=trio["survivor"], others=[trio["copy"]])
     with pytest.raises(ValidationError) as error:
-        merge.merge_undo(actor=cast.a.admin, record=first)
+        undo.merge_undo(actor=cast.a.admin, record=first)
     assert error.value.message_dict == {"record": [
         f"Lead #{trio['copy'].pk} was merged again, into lead #{trio['survivor'].pk} (merge #{second.pk}): "
         "undo that merge first."]}  # fmt: skip
-    merge.merge_undo(actor=cast.a.admin, record=second)
-    merge.merge_undo(actor=cast.a.admin, record=first)
+    undo.merge_undo(actor=cast.a.admin, record=second)
+    undo.merge_undo(actor=cast.a.admin, record=first)
     assert tombstone_ids(cast.a.company) == []
 
 
@@ -289,7 +290,7 @@ def test_sdrs_cannot_merge_or_unmerge(cast, trio):
         merge.leads_merge(actor=cast.a.sdr1, survivor=trio["survivor"], others=[trio["copy"]])
     record = merge.leads_merge(actor=cast.a.admin, survivor=trio["survivor"], others=[trio["copy"]])
     with pytest.raises(PermissionDenied):
-        merge.merge_undo(actor=cast.a.sdr1, record=record)
+        undo.merge_undo(actor=cast.a.sdr1, record=record)
 
 
 def test_nobody_merges_a_lead_they_cannot_see(cast, trio):
@@ -348,7 +349,7 @@ def test_an_unmerge_of_an_unknown_or_foreign_record_is_refused(cast, trio):
     before = database_rows()
     for record in (foreign.pk, 999999, "x"):
         with pytest.raises(ValidationError) as error:
-            merge.merge_undo(actor=cast.a.admin, record=record)
+            undo.merge_undo(actor=cast.a.admin, record=record)
         assert error.value.message_dict == {"record": [f"There is no merge #{record} in Alpha."]}
     assert database_rows() == before
 
@@ -393,7 +394,7 @@ def test_the_survivors_timeline_shows_the_merged_leads_history_marked_with_its_o
     assert ("system", f"merged lead(s) #{copy.pk} into this lead", "") in shown
     assert all(e.lead == copy for e in entries if e.note.startswith(origin))
     assert set(timeline.moved_origins(survivor).values()) == {copy.pk}
-    merge.merge_undo(actor=cast.a.admin, record=record)
+    undo.merge_undo(actor=cast.a.admin, record=record)
     titles = [e.title for e in timeline.merged_history_entries(survivor)]
     assert titles == [f"merged lead(s) #{copy.pk} into this lead", f"undid the merge of lead(s) #{copy.pk}"]
 
@@ -425,7 +426,7 @@ def test_unmerge_takes_back_the_pair_the_merge_queued_with_a_third_lead(cast, tr
     assert (new_pair.lead_a_id, new_pair.lead_b_id, new_pair.status) == (
         trio["survivor"].pk, outsider.pk, CandidateStatus.PENDING,
     )  # fmt: skip
-    merge.merge_undo(actor=cast.a.admin, record=record)
+    undo.merge_undo(actor=cast.a.admin, record=record)
     assert database_rows() == before
 
 
@@ -441,5 +442,5 @@ def test_a_merge_rescores_the_survivor_with_the_engagement_it_received(cast, tri
 
     assert engagement(survivor) == {"call": 2, "email_open": 1}
     assert Lead.objects.get(pk=survivor.pk).history.first().history_change_reason == "leads.lead.merged"
-    merge.merge_undo(actor=cast.a.admin, record=record)
+    undo.merge_undo(actor=cast.a.admin, record=record)
     assert (engagement(survivor), engagement(third)) == ({"call": 1}, {"call": 1, "email_open": 1})

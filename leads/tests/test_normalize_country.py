@@ -9,10 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from leads import normalize
-from leads.import_services import ImportOptions, import_job_create, import_job_start
 from leads.models import ImportStatus, Lead
 from leads.services import lead_create
 from leads.testing.factories import make_campaign
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
 
 
 @pytest.mark.parametrize(

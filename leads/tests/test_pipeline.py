@@ -8,11 +8,12 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from leads import bulk, services
-from leads.import_services import ImportOptions, import_job_create, import_job_start
 from leads.keys import MatchKeys, lead_keys, match_keys
 from leads.models import BulkJobStatus, ImportStatus, Lead, StatusTransition
 from leads.profiles import lead_create_from_profile
 from leads.testing.factories import make_campaign, make_custom_field, make_lead, status
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
 from leads.workflow import TransitionCheck, status_values
 
 REFUSED = "We do not take leads called Refuse."

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from leads import quality
+from leads.scoring import quality
 
 
 def lead(**fields):

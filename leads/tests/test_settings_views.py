@@ -1,5 +1,5 @@
 """Company-admin pages for lead statuses, transitions, campaigns and custom fields, and the services
-behind them (leads.settings_services)."""
+behind them (leads.config.services)."""
 
 import pytest
 from django.contrib.messages import get_messages
@@ -10,11 +10,12 @@ from django.urls import reverse
 
 from crm.testing.cast import ROLES
 from crm.testing.urlwalk import tenant_routes
-from leads import services, settings_services
+from leads import services
+from leads.config import services as settings_services
 from leads.models import Campaign, CustomField, LeadStatus, StatusChange, StatusTransition
 from leads.testing.factories import make_campaign, make_custom_field, make_lead, status
 
-NS = "leads:leads_settings"
+NS = "leads:config"
 
 
 def url(name, company, **kwargs):

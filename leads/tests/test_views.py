@@ -289,7 +289,7 @@ def test_a_merged_tombstone_redirects_to_its_survivor(cast, leads, client_for):
 
 
 def test_the_survivors_timeline_shows_merged_history_marked_with_its_origin(cast, leads, client_for):
-    from leads import merge
+    from leads.dedup import merge
 
     survivor, other = leads["sdr1"], make_lead(cast.a.company, cast.a.sdr1, owner=cast.a.sdr1, last_name="Twin")
     make_comment(other, cast.a.sdr1, "Spoke to the twin")

@@ -3,8 +3,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.http import QueryDict
 
 from crm.models import Company, Membership, Role
-from leads import exporting
 from leads.models import ExportFormat, ExportRunStatus
+from leads.transfer.cells import RowReader
+from leads.transfer.exports import export_run_start, finish_run, template_for
+from leads.transfer.writers import write_file
 
 
 class Command(BaseCommand):
@@ -28,8 +30,8 @@ class Command(BaseCommand):
             raise CommandError(f"No company with slug {options['company']!r}.")
         member = self._member(company, options["as_email"])
         try:
-            template = exporting.template_for(company, options["template"])
-            run, queryset, columns = exporting.export_run_start(
+            template = template_for(company, options["template"])
+            run, queryset, columns = export_run_start(
                 membership=member,
                 params=QueryDict(options["filter"]),
                 file_format=options["format"],
@@ -41,10 +43,10 @@ class Command(BaseCommand):
         except PermissionDenied:
             raise CommandError(f"{member.user.email} may not export leads.") from None
         try:
-            rows = exporting.write_file(run.format, exporting.RowReader(columns), queryset, options["output"])
+            rows = write_file(run.format, RowReader(columns), queryset, options["output"])
         except OSError as error:
             raise CommandError(f"Cannot write {options['output']}: {error.strerror}.") from None
-        exporting.finish_run(run, rows, status=ExportRunStatus.STREAMED)
+        finish_run(run, rows, status=ExportRunStatus.STREAMED)
         self.stdout.write(f"exported {rows} leads of {company.name} as {run.format} to {options['output']}")
 
     def _member(self, company, email):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from crm.models import Company
 from leads import dedup
-from leads.tasks_dedup import ensure_schedule
+from leads.dedup.tasks import ensure_schedule
 
 
 class Command(BaseCommand):

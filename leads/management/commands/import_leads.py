@@ -4,8 +4,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from crm.models import Company, Membership
-from leads import import_services as imports
 from leads.models import Campaign, DuplicatePolicy, ImportFormat, ImportStatus
+from leads.transfer.jobs import import_job_create, import_job_start
+from leads.transfer.mapping import ImportOptions
 
 SHOWN_ERRORS = 50
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         job = self._create(company, actor, options, campaign_id)
         mapping = self._mapping(job, options)
         try:
-            job = imports.import_job_start(job=job, actor=actor, mapping=mapping, inline=True)
+            job = import_job_start(job=job, actor=actor, mapping=mapping, inline=True)
         except ValidationError as error:
             job.file.delete(save=False)
             job.delete()
@@ -67,7 +68,7 @@ class Command(BaseCommand):
         return campaign.pk
 
     def _create(self, company, actor, options, campaign_id):
-        settings = imports.ImportOptions(
+        settings = ImportOptions(
             on_duplicate=options["on_duplicate"],
             skip_invalid=options["skip_invalid"],
             dry_run=options["dry_run"],
@@ -80,7 +81,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {options['file']}: {error.strerror}.") from None
         with handle:
             try:
-                return imports.import_job_create(
+                return import_job_create(
                     company=company, actor=actor, upload=handle, file_format=options["format"], options=settings
                 )
             except ValidationError as error:

@@ -1,0 +1,403 @@
+"""One import row: its cells turned into a lead's values with the rules of ``leads.services``
+(``RowContext`` holds what a row needs of the company: statuses, campaigns, members, custom fields,
+scoring), and the bulk lookup of exact duplicates against the indexed keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models.base import ModelState
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from crm.models import Company, Membership, Role
+from leads import dedup, scoring
+from leads.customfields import FALSE_WORDS, TRUE_WORDS, clean_custom_fields
+from leads.models import (
+    AuthorityLevel,
+    Campaign,
+    CustomField,
+    ImportFormat,
+    ImportJob,
+    Lead,
+    LeadStatus,
+    Stage,
+)
+from leads.profiles import profile_to_lead_data
+from leads.services import TEXT_FIELDS, _apply_fields, _refresh_keys, _validate_contact
+from leads.transfer.mapping import CUSTOM_PREFIX, PROFILE_PREFIX, ImportOptions, header_key, target_label
+from leads.transfer.reading import Issue, ParsedFile, column_name
+from leads.workflow import check_transition, initial_status, is_conversion_target
+
+# --- one row ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    number: int
+    cells: Any
+    values: dict[str, str] = field(default_factory=dict)  # target → raw text
+    data: dict[str, Any] = field(default_factory=dict)  # service data (non-empty values)
+    custom: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] | None = None
+    campaign: Campaign | None = None
+    owner: Membership | None = None
+    status: LeadStatus | None = None
+    note: str = ""
+    read_errors: dict[str, list[str]] = field(default_factory=dict)  # from reading the cells
+    errors: dict[str, list[str]] = field(default_factory=dict)  # read errors + the services' rules
+    lead: Lead | None = None
+    action: str = ""  # create, update, skip, invalid
+    match_id: int | None = None
+    match_reason: str = ""
+    before: dict[str, Any] | None = None  # update: attname → old value
+    changed: list[str] = field(default_factory=list)
+    flag_with: list[tuple[Any, str]] = field(default_factory=list)  # (lead id or _Seen, key field)
+    seen: Any = None
+
+    def add(self, target: str, message: str) -> None:
+        self.read_errors.setdefault(target, []).append(message)
+
+
+def _word_bool(text: str) -> bool | None:
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
+
+
+def _when(text: str):
+    text = text.strip()
+    moment = parse_datetime(text.replace(" ", "T", 1)) if len(text) > 10 else None
+    if moment is None:
+        day = parse_date(text)
+        if day is None:
+            return None
+        moment = timezone.datetime(day.year, day.month, day.day)
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def _choice(text: str, choices) -> str | None:
+    wanted = header_key(text)
+    for value, label in choices:
+        if header_key(value) == wanted or header_key(label) == wanted:
+            return value
+    return None
+
+
+def _profile_value(text: str):
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+_SERVICE_FIELD = {"note": "status_note", "__all__": ""}
+
+
+class RowContext:
+    """What every row of one job needs, read once: the company's campaigns, members, statuses,
+    custom fields, scorer and the column plan."""
+
+    def __init__(self, job: ImportJob, parsed: ParsedFile, actor: Membership | None):
+        self.job, self.parsed, self.actor = job, parsed, actor
+        self.company = job.company
+        self.options = ImportOptions.from_dict(job.options)
+        self.policy = self.options.on_duplicate
+        self.initial = initial_status(self.company.pk)
+        self.statuses = list(LeadStatus.objects.filter(company=self.company))
+        self.campaigns = {c.pk: c for c in Campaign.objects.filter(company=self.company)}
+        self.campaigns_by_name = {c.name.casefold(): c for c in self.campaigns.values()}
+        self.default_campaign = self.campaigns.get(self.options.campaign_id)
+        members = Membership.objects.filter(company=self.company, is_active=True).select_related("user")
+        self.members = {m.user.email.casefold(): m for m in members}
+        self.definitions = list(CustomField.objects.filter(company=self.company))
+        self.scorer = scoring.scorer_for(self.company)
+        self.key_fields = list(dedup.exact_key_fields(self.company))
+        self.limits = {
+            name: Lead._meta.get_field(name).max_length for name in TEXT_FIELDS if Lead._meta.get_field(name).max_length
+        }
+        self.transition_memo: dict[tuple, ValidationError | None] = {}
+        self._prototype = None
+        self.plan = [
+            (position, target)
+            for position, target in enumerate(job.mapping or [])
+            if target and position < len(parsed.headers)
+        ]
+        self.column_of = {target: column_name(parsed.headers, position) for position, target in self.plan}
+
+    # -- cells → row ---------------------------------------------------------------------------
+
+    def read(self, number: int, cells) -> Row:
+        row = Row(number, cells)
+        if self.parsed.format == ImportFormat.JSONL:
+            self._read_profile(row, cells)
+        else:
+            for position, target in self.plan:
+                text = cells[position].strip() if position < len(cells) else ""
+                row.values[target] = text
+                if text:
+                    self._read_value(row, target, text)
+        return row
+
+    def _read_profile(self, row: Row, profile: dict) -> None:
+        data = profile_to_lead_data(profile)
+        row.values = {k: str(v) for k, v in data.items() if k != "profile_data"}
+        row.data = {k: v for k, v in data.items() if v not in ("", None)}
+        row.profile = data["profile_data"]
+
+    def _read_value(self, row: Row, target: str, text: str) -> None:
+        reader = self.READERS.get(target)
+        if reader is not None:
+            reader(self, row, text)
+        elif target.startswith(CUSTOM_PREFIX):
+            row.custom[target[len(CUSTOM_PREFIX) :]] = text
+        elif target.startswith(PROFILE_PREFIX):
+            row.profile = row.profile or {}
+            row.profile[target[len(PROFILE_PREFIX) :]] = _profile_value(text)
+        else:
+            row.data[target] = text
+
+    def _full_name(self, row: Row, text: str) -> None:
+        first, _, last = text.partition(" ")
+        row.data.setdefault("_first", first)
+        row.data.setdefault("_last", last.strip())
+
+    def _campaign(self, row: Row, text: str) -> None:
+        row.campaign = self.campaigns_by_name.get(text.casefold())
+        if row.campaign is None:
+            row.add("campaign", f"“{text}” is not a campaign of this company.")
+
+    def _owner(self, row: Row, text: str) -> None:
+        row.owner = self.members.get(text.casefold())
+        if row.owner is None:
+            row.add("owner", f"No active member of this company has the email “{text}”.")
+
+    def _status(self, row: Row, text: str) -> None:
+        wanted = text.casefold()
+        row.status = next((s for s in self.statuses if wanted in (s.key.casefold(), s.name.casefold())), None)
+        if row.status is None:
+            row.add("status", f"“{text}” is not a status of this company.")
+
+    def _note(self, row: Row, text: str) -> None:
+        row.note = text
+
+    def _stage(self, row: Row, text: str) -> None:
+        value = _choice(text, Stage.choices)
+        if value is None:
+            row.add("stage", f"Choose one of {', '.join(Stage.values)}.")
+        else:
+            row.data["stage"] = value
+
+    def _authority(self, row: Row, text: str) -> None:
+        value = _choice(text, AuthorityLevel.choices)
+        if value is None:
+            row.add("authority_level", f"Choose one of {', '.join(AuthorityLevel.values)}.")
+        else:
+            row.data["authority_level"] = value
+
+    def _flag(self, row: Row, target: str, text: str) -> None:
+        value = _word_bool(text)
+        if value is None:
+            row.add(target, "Enter yes or no.")
+        else:
+            row.data[target] = value
+
+    def _opt_in(self, row: Row, text: str) -> None:
+        moment = _when(text)
+        if moment is None:
+            row.add("opt_in_date", "Enter a date as YYYY-MM-DD (optionally with HH:MM).")
+        else:
+            row.data["opt_in_date"] = moment
+
+    READERS: dict[str, Callable] = {
+        "full_name": _full_name,
+        "campaign": _campaign,
+        "owner": _owner,
+        "status": _status,
+        "status_note": _note,
+        "stage": _stage,
+        "authority_level": _authority,
+        "gdpr_consent": lambda self, row, text: self._flag(row, "gdpr_consent", text),
+        "dnd": lambda self, row, text: self._flag(row, "dnd", text),
+        "opt_in_date": _opt_in,
+    }
+
+    # -- validation: the services' rules ---------------------------------------------------------
+
+    def _service_data(self, row: Row, *, creating: bool) -> dict:
+        data = {k: v for k, v in row.data.items() if not k.startswith("_")}
+        first, last = row.data.get("_first"), row.data.get("_last")
+        if first is not None and not data.get("first_name") and not data.get("last_name"):
+            data["first_name"], data["last_name"] = first, last
+        if creating and not data.get("lead_source"):
+            campaign = row.campaign or self.default_campaign
+            source = self.options.lead_source.strip() or (campaign.source if campaign else "")
+            data["lead_source"] = source
+        elif self.options.lead_source.strip() and self.parsed.format == ImportFormat.JSONL:
+            data["lead_source"] = self.options.lead_source.strip()
+        return data
+
+    def _blank_lead(self) -> Lead:
+        """``Lead(company=…, created_by=…, status=initial)``, cloned from a prototype: building
+        a model of sixty fields through ``__init__`` costs more than validating it."""
+        if self._prototype is None:
+            model = Lead(company=self.company, created_by=self.actor, status=self.initial)
+            state = dict(model.__dict__)
+            self._prototype = (state.pop("_state").fields_cache, state)
+        cache_, values = self._prototype
+        lead = Lead.__new__(Lead)
+        lead.__dict__.update(values)
+        lead._state = ModelState()
+        lead._state.fields_cache = dict(cache_)
+        lead.profile_data, lead.custom_fields, lead.score_breakdown = {}, {}, []
+        lead.created_at = timezone.now()
+        return lead
+
+    def validate_new(self, row: Row) -> None:
+        """Build the row's lead as ``lead_create`` would, collecting every error."""
+        lead = self._blank_lead()
+        data = self._service_data(row, creating=True)
+        if row.profile is not None:
+            data["profile_data"] = row.profile
+        errors = _apply_fields(lead, data)
+        lead.campaign = row.campaign or self.default_campaign
+        if lead.campaign_id is None and "campaign" not in row.read_errors:
+            errors["campaign"] = ["Campaign is required: add a Campaign column or choose one for the import."]
+        if row.owner is not None:
+            if self.actor is not None and self.actor.role == Role.SDR and row.owner.pk != self.actor.pk:
+                errors["owner"] = ["Only managers and admins assign leads to someone else."]
+            lead.owner = row.owner
+        self._custom(lead, row.custom, errors)
+        self._check(lead, errors)
+        moves = row.status is not None and row.status.pk != self.initial.pk
+        if moves and self._transition(lead, row.status, row.note, errors):
+            lead.status, lead._note = row.status, row.note
+            _mark_converted(lead, lead.created_at)
+        row.errors = {}
+        self._merge_errors(row, errors)
+        _refresh_keys(lead)
+        row.lead = lead
+
+    def validate_update(self, row: Row, lead: Lead) -> None:
+        """Apply the row's non-empty values to an existing lead as ``lead_update`` would."""
+        row.before = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields}
+        data = self._service_data(row, creating=False)
+        if row.profile:
+            data["profile_data"] = {**(lead.profile_data or {}), **row.profile}
+        errors = _apply_fields(lead, data)
+        if row.campaign is not None:
+            lead.campaign = row.campaign
+        if row.owner is not None and row.owner.pk != lead.owner_id:
+            if self.actor is not None and self.actor.role == Role.SDR:
+                errors["owner"] = ["Only managers and admins assign leads."]
+            lead.owner = row.owner
+            lead.assigned_at = timezone.now()
+        if row.custom:
+            self._custom(lead, {**lead.custom_fields, **row.custom}, errors)
+        self._check(lead, errors)
+        moves = row.status is not None and row.status.pk != lead.status_id
+        if moves and self._transition(lead, row.status, row.note, errors):
+            lead.status = row.status
+            lead.status_changed_at = timezone.now()
+            _mark_converted(lead, lead.status_changed_at)
+        row.errors = {}
+        self._merge_errors(row, errors)
+        _refresh_keys(lead)
+        row.lead = lead
+
+    def _custom(self, lead: Lead, values: dict, errors: dict) -> None:
+        if not values and not any(d.required and d.is_active for d in self.definitions):
+            return
+        cleaned, problems = clean_custom_fields(self.definitions, values)
+        lead.custom_fields = cleaned
+        for key, message in problems.items():
+            errors.setdefault(f"custom_fields.{key}", []).append(message)
+
+    def _check(self, lead: Lead, errors: dict) -> None:
+        _validate_contact(lead, errors)
+        for name, limit in self.limits.items():
+            value = getattr(lead, name)
+            if len(value) > limit:
+                errors.setdefault(name, []).append(
+                    f"Ensure this value has at most {limit} characters (it has {len(value)})."
+                )
+
+    def _transition(self, lead: Lead, to_status: LeadStatus, note: str, errors: dict) -> bool:
+        """The workflow's own check (``check_transition``), run once per distinct move."""
+        if self.actor is None:
+            errors.setdefault("status", []).append(
+                "Only a person can set a status other than the initial one: import as a member."
+            )
+            return False
+        key = (lead.status_id, to_status.pk, bool(note.strip()))
+        if key not in self.transition_memo:
+            try:
+                check_transition(lead=lead, to_status=to_status, actor=self.actor, note=note)
+                self.transition_memo[key] = None
+            except ValidationError as error:
+                self.transition_memo[key] = error
+        problem = self.transition_memo[key]
+        if problem is None:
+            return True
+        for name, messages in problem.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+        return False
+
+    def _merge_errors(self, row: Row, errors: dict[str, list[str]]) -> None:
+        for name, messages in row.read_errors.items():
+            row.errors[name] = list(messages)
+        for name, messages in errors.items():
+            target = _SERVICE_FIELD.get(name, name)
+            if name.startswith("custom_fields."):
+                target = f"{CUSTOM_PREFIX}{name.split('.', 1)[1]}"
+            for message in messages:
+                if message not in row.errors.get(target, []):
+                    row.errors.setdefault(target, []).append(message)
+
+    # -- reporting ----------------------------------------------------------------------------------
+
+    def issues_of(self, row: Row) -> list[Issue]:
+        issues = []
+        for target, messages in row.errors.items():
+            column = self.column_of.get(target) or (target_label(target) if target else "")
+            if self.parsed.format == ImportFormat.JSONL:
+                column = target if target not in ("__all__", "") else ""
+            value = row.values.get(target, "")
+            issues.extend(Issue(row.number, column, value, message) for message in messages)
+        return issues
+
+
+# --- duplicates -------------------------------------------------------------------------------------
+
+KEY_LABELS = {"email_key": "email", "phone_key": "phone", "profile_url_key": "profile URL"}
+IN_CHUNK = 900
+
+
+def existing_keys(company: Company, key_fields: list[str], rows: list[Row]) -> dict[tuple[str, str], int]:
+    """(key field, value) → id of a live lead of the company holding it (the oldest one)."""
+    found: dict[tuple[str, str], int] = {}
+    # No ORDER BY: with one, SQLite walks the company index instead of (company, key).
+    live = Lead.objects.filter(company=company, merged_into__isnull=True, is_deleted=False).order_by()
+    for name in key_fields:
+        values = sorted({getattr(r.lead, name) for r in rows if r.lead is not None and getattr(r.lead, name)})
+        for start in range(0, len(values), IN_CHUNK):
+            chunk = values[start : start + IN_CHUNK]
+            for value, pk in live.filter(**{f"{name}__in": chunk}).values_list(name, "id"):
+                key = (name, value)
+                found[key] = min(pk, found.get(key, pk))
+    return found
+
+
+def _mark_converted(lead: Lead, now) -> None:
+    if is_conversion_target(lead.status):
+        lead.converted_at = now
+        lead.stage = Stage.CONVERTED
