@@ -8,7 +8,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev demo run migrate seed test test-postgres test-browser lint fmt migrations-check check-deploy ci clean
+.PHONY: help install install-dev demo run migrate seed test test-postgres test-browser lint hooks fmt migrations-check check-deploy ci clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,13 +55,18 @@ test-postgres: install-dev ## Run the suite on PostgreSQL (DATABASE_URL=postgres
 test-browser: install-dev ## Run only the browser tests (headless Chromium)
 	CRM_REQUIRE_BROWSER=1 $(BIN)/pytest -m browser $(PYTEST_ARGS)
 
-lint: install-dev ## Lint with ruff
+lint: install-dev ## Lint: ruff (code and format) and djhtml (template indentation), as pre-commit does
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/djhtml --check templates
 
-fmt: install-dev ## Format with ruff
+hooks: install-dev ## Install the pre-commit git hook (the same checks as `make lint`)
+	$(BIN)/pre-commit install
+
+fmt: install-dev ## Format code with ruff and templates with djhtml
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	$(BIN)/djhtml templates
 
 migrations-check: install ## Fail when models and migrations disagree
 	$(PY) manage.py makemigrations --check --dry-run

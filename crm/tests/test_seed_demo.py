@@ -151,7 +151,7 @@ def test_seed_demo_queues_the_planted_duplicates_pools_a_few_leads_and_sets_up_r
         assert (export.owner.role, export.frequency, export.format, export.weekday, export.recipients) == (
             "manager", "weekly", "csv", 0, [export.owner.user.email]
         )  # fmt: skip
-        assert Schedule.objects.get(pk=export.schedule_id).func == "leads.tasks_transfer.run_scheduled_export"
+        assert Schedule.objects.get(pk=export.schedule_id).func == "leads.transfer.tasks.run_scheduled_export"
 
 
 def test_the_demo_import_has_errors_and_its_manager_can_revert_it(db):
