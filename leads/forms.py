@@ -71,7 +71,11 @@ class LeadForm(forms.Form):
         for name in ("campaign", "lead_source"):  # required: the service names them when missing
             self.fields[name].required = False
             self.fields[name].widget.attrs["required"] = True
-        self.fields["country"].help_text = f"Two letters; empty means {company.default_country}."
+        # A name or a variant ("Germany", "Deutschland", "UK") is accepted: the service turns it into the code.
+        self.fields["country"] = forms.CharField(
+            label=self.fields["country"].label, max_length=60, required=False,
+            help_text=f"A code or a name (DE, Germany, Deutschland); empty means {company.default_country}.",
+        )  # fmt: skip
         self.fields["opt_in_date"].widget = forms.DateTimeInput(attrs={"type": "datetime-local"})
         if can_assign:
             self.fields["owner"].queryset = (

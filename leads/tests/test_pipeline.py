@@ -304,3 +304,10 @@ def test_entering_a_conversion_target_stamps_the_conversion(cast):
     assert status_values(converted, "now") == {"status": converted, "status_changed_at": "now",
                                                "converted_at": "now", "stage": "converted"}  # fmt: skip
     assert status_values(contacted, "now") == {"status": contacted, "status_changed_at": "now"}
+
+
+def test_the_form_takes_a_country_by_name(cast, client_for):
+    response = client_for(cast.a.sdr1).post(page_url("create", cast.a.company), {**new_lead(cast.a.company),
+                                            "last_name": "Kraus", "country": "Deutschland", "stage": "awareness"})  # fmt: skip
+    assert response.status_code == 302
+    assert Lead.objects.get(last_name="Kraus").country == "DE"
