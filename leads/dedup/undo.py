@@ -12,7 +12,7 @@ from django.utils import timezone
 from crm import history
 from crm.ids import is_valid_id
 from crm.models import Membership
-from leads import dedup, normalize, scoring
+from leads import dedup, scoring
 from leads.dedup.merge import (
     DERIVED,
     Relation,
@@ -22,6 +22,7 @@ from leads.dedup.merge import (
     snapshot,
     snapshot_fields,
 )
+from leads.keys import apply_keys
 from leads.models import CandidateStatus, DuplicateCandidate, Lead, MergeRecord
 from leads.queries import leads_visible_to
 from leads.timeline import UNMERGED
@@ -67,18 +68,9 @@ def _restore_survivor(survivor: Lead, record: MergeRecord) -> list[str]:
             kept.append(attname)
     if kept:
         # Some values stay as edited: the keys and the score follow the lead's values as they are now.
-        _refresh_keys(survivor)
+        apply_keys(survivor)
         scoring.apply_scores(survivor)
     return [f"Kept the change of {_field_label(a)} made after the merge (now “{current[a]}”)." for a in kept]
-
-
-def _refresh_keys(lead: Lead) -> None:
-    """The match keys, as the services compute them, for fields partly restored."""
-    lead.email_key = normalize.email_key(lead.email)
-    lead.phone_key = normalize.phone_key(lead.phone, lead.country)
-    lead.profile_url_key = normalize.profile_url_key(lead.profile_url)
-    lead.company_key = normalize.company_key(lead.company_name)
-    lead.name_key = normalize.name_key(lead.first_name, lead.last_name)
 
 
 def _record_of(actor: Membership, record) -> MergeRecord:
