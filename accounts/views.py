@@ -24,6 +24,7 @@ from accounts.pipeline import board, time_in_stage
 from accounts.queries import contacts_visible_to, opportunities_visible_to, stages_of
 from accounts.timeline import record_timeline
 from accounts.validation import default_currency
+from crm.http import is_htmx
 from crm.listing import filter_params
 from crm.permissions import tenant_view
 from leads.forms import apply_service_errors
@@ -56,10 +57,6 @@ KINDS = {
 
 
 EXPORT_FORMATS = [("csv", "CSV"), ("xlsx", "Excel"), ("json", "JSON")]
-
-
-def _is_htmx(request) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _record(request, kind: Kind, pk: int):
@@ -312,7 +309,7 @@ def opportunity_move(request, company_slug, opportunity_id):
             error_text = str(error) or "You may not make this change."
     else:
         error_text = "Choose a stage of this pipeline."
-    if _is_htmx(request):
+    if is_htmx(request):
         context = _board_context(request)
         context["move_error"] = f"{opportunity.name}: {error_text}" if error_text else ""
         return render(request, "accounts/partials/board.html", context, status=200)

@@ -23,3 +23,8 @@ def safe_next(request, fallback: str) -> str:
 def absolute_url(path: str) -> str:
     """``SITE_URL`` + ``path``: the link an email (written with no request at hand) must carry."""
     return settings.SITE_URL.rstrip("/") + path
+
+
+def is_htmx(request) -> bool:
+    """The request came from htmx (which then wants a partial, not a page or a redirect)."""
+    return request.headers.get("HX-Request") == "true"

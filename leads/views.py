@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from crm.http import is_htmx
 from crm.models import Role
 from crm.permissions import tenant_view
 from crm.queries import memberships_visible_to
@@ -41,10 +42,6 @@ def _lead(request, lead_id: int, *, deleted: bool = False) -> Lead:
         "status", "campaign", "owner__user", "company"
     )
     return get_object_or_404(queryset, pk=lead_id)
-
-
-def _is_htmx(request) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _detail_url(lead: Lead) -> str:
@@ -87,7 +84,7 @@ def lead_list(request, company_slug):
         bulk_statuses=statuses_of(membership.company_id), bulk_campaigns=Campaign.objects.filter(company=membership.company, is_active=True),
         bulk_owners=memberships_visible_to(membership).filter(is_active=True).select_related("user"),
     )  # fmt: skip
-    template = "leads/partials/lead_table.html" if _is_htmx(request) else "leads/lead_list.html"
+    template = "leads/partials/lead_table.html" if is_htmx(request) else "leads/lead_list.html"
     return render(request, template, context)
 
 
@@ -232,7 +229,7 @@ def lead_timeline_partial(request, company_slug, lead_id):
 
 def _respond(request, lead: Lead, partial: str, **extra):
     """htmx gets the refreshed panel (and the timeline out-of-band); plain forms get a redirect."""
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, partial, _detail_context(request, lead, oob_timeline=True, **extra))
     return redirect(_detail_url(lead))
 
@@ -263,7 +260,7 @@ def lead_transition(request, company_slug, lead_id):
     else:
         error_text = "Choose a status."
     if error_text:
-        if not _is_htmx(request):
+        if not is_htmx(request):
             messages.error(request, error_text)
         else:
             context = _detail_context(request, lead, status_error=error_text)
@@ -271,7 +268,7 @@ def lead_transition(request, company_slug, lead_id):
             response = render(request, "leads/partials/status_panel.html", context)
             response.status_code = 422
             return response
-    elif not _is_htmx(request):
+    elif not is_htmx(request):
         messages.success(request, f"Status changed to {lead.status.name}.")
     return _respond(request, _lead(request, lead.pk), "leads/partials/status_panel.html")
 
@@ -293,7 +290,7 @@ def comment_create(request, company_slug, lead_id):
         except ValidationError as error:
             apply_service_errors(form, error)
     if form.errors:
-        if not _is_htmx(request):
+        if not is_htmx(request):
             messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
             return redirect(_detail_url(lead))
         response = render(request, "leads/partials/comments.html", _detail_context(request, lead, comment_form=form))
@@ -328,7 +325,7 @@ def comment_delete(request, company_slug, lead_id, comment_id):
     lead = _lead(request, lead_id)
     comment = _own_comment(request, lead, comment_id)
     services.comment_delete(actor=request.membership, comment=comment)
-    if not _is_htmx(request):
+    if not is_htmx(request):
         messages.success(request, "Comment deleted.")
     return _respond(request, lead, "leads/partials/comments.html")
 
@@ -431,7 +428,7 @@ def _job(request, job_id: int) -> BulkJob:
 def bulk_job_detail(request, company_slug, bulk_job_id):
     job = _job(request, bulk_job_id)
     context = {"job": job, "progress": bulk.job_progress(job), "operation_label": bulk.operation_label(job.operation)}
-    template = "leads/partials/bulk_progress.html" if _is_htmx(request) else "leads/bulkjob_detail.html"
+    template = "leads/partials/bulk_progress.html" if is_htmx(request) else "leads/bulkjob_detail.html"
     return render(request, template, context)
 
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from crm.http import safe_next
+from crm.http import is_htmx, safe_next
 from crm.permissions import tenant_view
 from leads import dedup
 from leads.dedup import merge, undo
@@ -39,10 +39,6 @@ def merge_url(company_slug: str, lead_ids: list[int], survivor: int | None = Non
     """The merge page for these leads (the survivor first when given)."""
     query = [("leads", pk) for pk in lead_ids] + ([("survivor", survivor)] if survivor else [])
     return f"{reverse(f'{NS}:merge', kwargs={'company_slug': company_slug})}?{urlencode(query)}"
-
-
-def _is_htmx(request) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 # --- the review queue ---------------------------------------------------------------------------
@@ -99,7 +95,7 @@ def dismiss(request, company_slug, candidate_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        if _is_htmx(request):
+        if is_htmx(request):
             return HttpResponse(
                 f'<p class="dismissed" data-testid="dismissed">#{candidate.lead_a_id} and #{candidate.lead_b_id} '
                 "marked not duplicates: they will not be proposed again.</p>"

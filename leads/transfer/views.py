@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from crm.http import is_htmx
 from crm.permissions import tenant_view
 from leads.config.forms import add_service_errors
 from leads.models import ExportFormat, ExportTemplate, ImportJob, ImportStatus
@@ -154,7 +155,7 @@ def _job_context(job: ImportJob) -> dict:
 def import_progress(request, company_slug, job_id):
     job = _job(request, job_id)
     context = _job_context(job)
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx(request):
         response = render(request, "leads/transfer/partials/import_status.html", context)
         if job.is_finished:
             response["HX-Refresh"] = "true"  # show the full result page once
