@@ -24,8 +24,8 @@ from crm.models import Company, Membership, Role
 from crm.permissions import permissions_for
 from crm.queries import team_member_ids
 from leads import scoring
-from leads.assignment import notify
 from leads.assignment.engine import Engine, Placement, open_leads, open_loads
+from leads.assignment.notify import queue as notify_queue
 from leads.models import AssignmentKind, Lead, LeadAssignment, StatusCategory
 
 ASSIGNED, CLAIMED, RELEASED = "leads.lead.assigned", "leads.lead.claimed", "leads.lead.released"
@@ -213,7 +213,7 @@ def _apply(engine: Engine, placements: list[Placement], *, actor, kind, log_pool
         if p.owner is not None or log_pool
     ]  # fmt: skip
     LeadAssignment.objects.bulk_create(log, batch_size=500)
-    notify.queue([entry.pk for entry in log if entry.owner_id is not None and entry.pk is not None])
+    notify_queue([entry.pk for entry in log if entry.owner_id is not None and entry.pk is not None])
     return log
 
 
@@ -308,7 +308,7 @@ def lead_assign(
     lead.save(update_fields=OWNER_FIELDS)
     entry = _log(lead, AssignmentKind.MANUAL, owner=owner, previous=previous, actor=actor, reason=why, at=now)
     entry.save()
-    notify.queue([entry.pk])
+    notify_queue([entry.pk])
     return lead
 
 
@@ -356,7 +356,7 @@ def leads_assign_many(
             moving, Lead, OWNER_FIELDS, batch_size=500, **bulk_history_kwargs(Lead, actor, ASSIGNED)
         )
         LeadAssignment.objects.bulk_create(log, batch_size=500)
-        notify.queue([entry.pk for entry in log])
+        notify_queue([entry.pk for entry in log])
     return len(moving)
 
 

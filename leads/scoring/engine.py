@@ -13,7 +13,7 @@ from django.utils import timezone
 from crm.models import Company
 from crm.signals import company_created
 from leads.models import CustomField, LeadSettings, Priority, ScoringRule
-from leads.scoring import quality
+from leads.scoring.quality import check as quality_check
 from leads.scoring.rules import ENGAGEMENT, Condition, LeadValues, LeadView, clean_condition
 
 
@@ -60,7 +60,7 @@ class Scorer:
         score = max(0, min(100, raw))
         if score != raw:
             entries.append({"rule": f"Capped at {score}", "points": score - raw, "kind": "cap"})
-        report = quality.check(lead)
+        report = quality_check(lead)
         lead.spam_score, lead.validation_status = report.spam_score, report.validation_status
         review = next((e for e in previous if isinstance(e, dict) and e.get("kind") == "review"), None)
         if review is not None:
