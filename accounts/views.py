@@ -273,7 +273,15 @@ def _board_context(request) -> dict:
     for name in BOARD_FILTERS:
         params.setlist(name, request.GET.getlist(name))
     record_list = LISTINGS["opportunities"]
-    context = {"errors": {}, "query_string": params.urlencode()}
+    query_string = params.urlencode()
+    board_url = reverse("accounts:pipeline", kwargs={"company_slug": request.company.slug})
+    # The board's own address, also when the move view renders it: a form posted without htmx
+    # redirects here, never to the POST-only move URL.
+    context = {
+        "errors": {},
+        "query_string": query_string,
+        "board_url": f"{board_url}?{query_string}" if query_string else board_url,
+    }
     try:
         opportunities, filterset = record_list.filtered(request.membership, params)
         context["columns"] = board(opportunities, list(stages_of(request.company.pk)))

@@ -104,6 +104,8 @@ def test_moving_a_card_without_javascript_and_with_htmx(cast, client_for):
     columns = {c.stage.name: c.count for c in swapped.context["columns"]}
     assert (columns["Negotiation"], columns["Qualified"]) == (1, 0)
     assert [t.name for t in swapped.templates][0] == "accounts/partials/board.html"
+    # The swapped board's forms come back to the board, never to the POST-only move address.
+    assert swapped.content.decode().count(f'name="next" value="{board_url}"') == 1
 
 
 def test_the_forecast_page_and_its_drill_down(cast, client_for):

@@ -28,6 +28,9 @@
   }
   function submit(card) {
     const form = card.querySelector("form");
+    // A board htmx has just swapped in may not be processed yet: process it so the form posts
+    // through htmx and not as a full page.
+    if (window.htmx) window.htmx.process(form);
     if (form.requestSubmit) form.requestSubmit(); else form.submit();
   }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
