@@ -77,6 +77,21 @@ def phone_key(phone: str, default_country: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def possible_phone(phone: str, default_country: str) -> str:
+    """``phone`` in international format when it has a possible length and prefix for its country
+    but is not in the numbering plan's ranges (unallocated, or a fiction range like +44 7700 900…);
+    '' otherwise. Such a number is kept with a data-quality warning instead of being refused."""
+    if not (phone or "").strip():
+        return ""
+    try:
+        parsed = phonenumbers.parse(phone, (default_country or "US").upper())
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(parsed):
+        return ""
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def parse_phone(phone: str, default_country: str):
     """The parsed number when it is valid for its country, else None."""
     if not (phone or "").strip():

@@ -44,6 +44,7 @@ TEXT_FIELDS = (
 PLAIN_FIELDS = ("gdpr_consent", "dnd", "opt_in_date", "stage", "profile_data")
 EDITABLE_FIELDS = TEXT_FIELDS + PLAIN_FIELDS + ("campaign", "owner", "custom_fields")
 NOT_YOURS_TO_DELETE = "Only the lead's owner, their manager or an admin may delete it; unassigned leads only an admin."
+CAMPAIGN_REQUIRED = "Campaign is required."
 MENTION = re.compile(r"(?<![\w.])@([\w.+-]+)")
 
 
@@ -131,7 +132,16 @@ def _validate_contact(lead: Lead, errors: dict[str, list[str]]) -> None:
         except ValidationError:
             errors.setdefault("email", []).append("Enter a valid email address.")
     if lead.phone and not normalize.phone_key(lead.phone, lead.country):
-        errors.setdefault("phone", []).append(f"Enter a valid phone number for {lead.country} or in +country format.")
+        # Possible but outside the numbering plan: kept, in international form, with no match key
+        # (placeholders like +1 555 555 5555 must not make strangers duplicates); the data-quality
+        # check warns. Impossible numbers are refused.
+        kept = normalize.possible_phone(lead.phone, lead.country)
+        if kept:
+            lead.phone = kept
+        else:
+            errors.setdefault("phone", []).append(
+                f"Enter a valid phone number for {lead.country} or in +country format."
+            )
     if lead.profile_url:
         try:
             _validate_profile_url(lead.profile_url)
@@ -212,7 +222,7 @@ def _apply_relations(lead: Lead, data: dict[str, Any], errors: dict[str, list[st
             except ValidationError as error:
                 _add(errors, error)
     if lead.campaign_id is None and "campaign" not in errors:
-        errors["campaign"] = ["Campaign is required."]
+        errors["campaign"] = [CAMPAIGN_REQUIRED]
 
 
 def _apply_custom_fields(lead: Lead, data: dict[str, Any], errors: dict[str, list[str]], batch) -> None:
@@ -308,11 +318,6 @@ def lead_prepare(
         raise ValidationError(errors)
     apply_keys(lead)
     return lead
-
-
-# ``leads.import_services`` still imports this by its old name; it goes when the import calls
-# ``lead_prepare``.
-_refresh_keys = apply_keys
 
 
 def _touch(lead: Lead, actor: Membership | None, at) -> list[str]:

@@ -217,7 +217,12 @@ def check(lead) -> Quality:
         quality.signals.extend(_email_signals(email))
     if (lead.phone or "").strip() and not _phone_is_valid(lead):
         quality.signals.append(
-            Signal("phone_invalid", f"The phone number is not valid for {lead.country or 'its country'}.", 25, INVALID)
+            Signal(
+                "phone_invalid",
+                f"The phone number is not in use in {lead.country or 'its country'}: check it.",
+                25,
+                SUSPECT,
+            )
         )
     if not (email or (lead.phone or "").strip() or (lead.profile_url or "").strip()):
         quality.signals.append(Signal("no_contact", "There is no way to reach the lead.", 40, INVALID))

@@ -11,6 +11,7 @@ from leads import bulk, services
 from leads.keys import MatchKeys, lead_keys, match_keys
 from leads.models import BulkJobStatus, ImportStatus, Lead, StatusTransition
 from leads.profiles import lead_create_from_profile
+from leads.scoring import quality
 from leads.testing.factories import make_campaign, make_custom_field, make_lead, status
 from leads.transfer.jobs import import_job_create, import_job_start
 from leads.transfer.mapping import ImportOptions
@@ -117,7 +118,6 @@ def test_a_new_rule_refuses_a_bulk_field_change_and_nothing_is_applied(cast, ref
     assert set(Lead.objects.values_list("campaign_id", flat=True)) == {before}
 
 
-@pytest.mark.xfail(strict=True, reason="import wiring after the move")
 def test_a_new_rule_refuses_an_import(cast, refuse_rule):
     refuse_rule()
     upload = SimpleUploadedFile("leads.csv", b"email,first_name,last_name\nrita@refuse.example,Rita,Refuse\n")
@@ -311,3 +311,47 @@ def test_the_form_takes_a_country_by_name(cast, client_for):
                                             "last_name": "Kraus", "country": "Deutschland", "stage": "awareness"})  # fmt: skip
     assert response.status_code == 302
     assert Lead.objects.get(last_name="Kraus").country == "DE"
+
+
+# --- a possible phone number outside the numbering plan is kept, with a warning ---------------------
+
+PLACEHOLDER_PHONE = "07700 900123"  # UK "drama" range: the right length, never allocated
+KEPT_AS = "+44 7700 900123"
+WARNING = "The phone number is not in use in GB: check it."
+
+
+def test_the_form_keeps_a_possible_phone_with_a_quality_warning(cast, client_for):
+    data = new_lead(cast.a.company, last_name="Kept", email="rita@northwind.co.uk", phone=PLACEHOLDER_PHONE)
+    response = client_for(cast.a.sdr1).post(page_url("create", cast.a.company), {**data, "stage": "awareness"})
+    lead = Lead.objects.get()
+    assert (response.status_code, lead.phone, lead.phone_key) == (302, KEPT_AS, "")
+    assert (lead.validation_status, quality.check(lead).reasons) == ("suspect", [WARNING])
+
+
+def test_the_api_keeps_a_possible_phone_and_refuses_an_impossible_one(cast):
+    client = api_for(cast.a.sdr1)
+    kept = client.post(api_url(cast.a.company), new_lead(cast.a.company, last_name="Kept", phone=PLACEHOLDER_PHONE),
+                       format="json")  # fmt: skip
+    refused = client.post(api_url(cast.a.company),
+                          new_lead(cast.a.company, last_name="Short", email="s@refuse.example", phone="12"),
+                          format="json")  # fmt: skip
+    assert (kept.status_code, kept.json()["phone"]) == (201, KEPT_AS)
+    assert (refused.status_code, refused.json()) == (
+        400, {"phone": ["Enter a valid phone number for GB or in +country format."]},
+    )  # fmt: skip
+
+
+def test_an_import_keeps_a_possible_phone_instead_of_refusing_the_file(cast):
+    upload = SimpleUploadedFile(
+        "leads.csv",
+        b"email,first_name,last_name,phone\nkim@northwind.co.uk,Kim,Kept,07700 900123\n"
+        b"lee@northwind.co.uk,Lee,Fine,020 7946 0958\n",
+    )
+    job = import_job_create(company=cast.a.company, actor=cast.a.manager, upload=upload,
+                            options=ImportOptions(campaign_id=make_campaign(cast.a.company).pk))  # fmt: skip
+    job = import_job_start(job=job, actor=cast.a.manager)
+    assert (job.status, job.created_count, job.errors) == (ImportStatus.SUCCEEDED, 2, [])
+    rows = dict(Lead.objects.values_list("last_name", "phone"))
+    keys = dict(Lead.objects.values_list("last_name", "phone_key"))
+    assert (rows, keys) == ({"Kept": KEPT_AS, "Fine": "020 7946 0958"}, {"Kept": "", "Fine": "+442079460958"})
+    assert dict(Lead.objects.values_list("last_name", "validation_status")) == {"Kept": "suspect", "Fine": "valid"}

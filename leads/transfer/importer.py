@@ -256,7 +256,7 @@ class Importer:
         if not leads:
             return []
         lead_rows, history_rows, changes = self._inserters(now)
-        initial, actor_id = self.context.initial, getattr(self.actor, "pk", None)
+        initial, actor_id = self.context.batch.initial, getattr(self.actor, "pk", None)
         values = [lead_rows.values_of(lead) for lead in leads]
         ids = lead_rows.insert(values, returning=True)
         status_rows = []

@@ -14,13 +14,13 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from crm.models import Company, Membership, Role
+from crm.models import Company, Membership
 from leads import dedup, scoring
-from leads.customfields import FALSE_WORDS, TRUE_WORDS, clean_custom_fields
+from leads.customfields import FALSE_WORDS, TRUE_WORDS
+from leads.keys import apply_keys
 from leads.models import (
     AuthorityLevel,
     Campaign,
-    CustomField,
     ImportFormat,
     ImportJob,
     Lead,
@@ -28,10 +28,10 @@ from leads.models import (
     Stage,
 )
 from leads.profiles import profile_to_lead_data
-from leads.services import TEXT_FIELDS, _apply_fields, _refresh_keys, _validate_contact
+from leads.services import CAMPAIGN_REQUIRED, LeadBatch, lead_prepare
 from leads.transfer.mapping import CUSTOM_PREFIX, PROFILE_PREFIX, ImportOptions, header_key, target_label
 from leads.transfer.reading import Issue, ParsedFile, column_name
-from leads.workflow import check_transition, initial_status, is_conversion_target
+from leads.workflow import status_enter
 
 # --- one row ----------------------------------------------------------------------------------------
 
@@ -100,7 +100,8 @@ def _profile_value(text: str):
     return text
 
 
-_SERVICE_FIELD = {"note": "status_note", "__all__": ""}
+_SERVICE_FIELD = {"__all__": ""}
+CAMPAIGN_REQUIRED_IN_IMPORT = "Campaign is required: add a Campaign column or choose one for the import."
 
 
 class RowContext:
@@ -112,20 +113,15 @@ class RowContext:
         self.company = job.company
         self.options = ImportOptions.from_dict(job.options)
         self.policy = self.options.on_duplicate
-        self.initial = initial_status(self.company.pk)
+        self.batch = LeadBatch.of(self.company, actor)
         self.statuses = list(LeadStatus.objects.filter(company=self.company))
         self.campaigns = {c.pk: c for c in Campaign.objects.filter(company=self.company)}
         self.campaigns_by_name = {c.name.casefold(): c for c in self.campaigns.values()}
         self.default_campaign = self.campaigns.get(self.options.campaign_id)
         members = Membership.objects.filter(company=self.company, is_active=True).select_related("user")
         self.members = {m.user.email.casefold(): m for m in members}
-        self.definitions = list(CustomField.objects.filter(company=self.company))
         self.scorer = scoring.scorer_for(self.company)
         self.key_fields = list(dedup.exact_key_fields(self.company))
-        self.limits = {
-            name: Lead._meta.get_field(name).max_length for name in TEXT_FIELDS if Lead._meta.get_field(name).max_length
-        }
-        self.transition_memo: dict[tuple, ValidationError | None] = {}
         self._prototype = None
         self.plan = [
             (position, target)
@@ -250,7 +246,7 @@ class RowContext:
         """``Lead(company=…, created_by=…, status=initial)``, cloned from a prototype: building
         a model of sixty fields through ``__init__`` costs more than validating it."""
         if self._prototype is None:
-            model = Lead(company=self.company, created_by=self.actor, status=self.initial)
+            model = Lead(company=self.company, created_by=self.actor, status=self.batch.initial)
             state = dict(model.__dict__)
             self._prototype = (state.pop("_state").fields_cache, state)
         cache_, values = self._prototype
@@ -263,94 +259,61 @@ class RowContext:
         return lead
 
     def validate_new(self, row: Row) -> None:
-        """Build the row's lead as ``lead_create`` would, collecting every error."""
-        lead = self._blank_lead()
+        """Build the row's lead with ``lead_prepare``, as ``lead_create`` would, collecting every error."""
         data = self._service_data(row, creating=True)
         if row.profile is not None:
             data["profile_data"] = row.profile
-        errors = _apply_fields(lead, data)
-        lead.campaign = row.campaign or self.default_campaign
-        if lead.campaign_id is None and "campaign" not in row.read_errors:
-            errors["campaign"] = ["Campaign is required: add a Campaign column or choose one for the import."]
-        if row.owner is not None:
-            if self.actor is not None and self.actor.role == Role.SDR and row.owner.pk != self.actor.pk:
-                errors["owner"] = ["Only managers and admins assign leads to someone else."]
-            lead.owner = row.owner
-        self._custom(lead, row.custom, errors)
-        self._check(lead, errors)
-        moves = row.status is not None and row.status.pk != self.initial.pk
-        if moves and self._transition(lead, row.status, row.note, errors):
-            lead.status, lead._note = row.status, row.note
-            _mark_converted(lead, lead.created_at)
-        row.errors = {}
-        self._merge_errors(row, errors)
-        _refresh_keys(lead)
-        row.lead = lead
+        campaign = row.campaign or self.default_campaign
+        if campaign is not None:
+            data["campaign"] = campaign
+        if row.custom:
+            data["custom_fields"] = row.custom
+        lead = self._prepare(row, self._blank_lead(), data)
+        if lead.requested_status is not None:
+            status_enter(lead, lead.requested_status, at=lead.created_at)
+            lead._note = row.note
 
     def validate_update(self, row: Row, lead: Lead) -> None:
-        """Apply the row's non-empty values to an existing lead as ``lead_update`` would."""
+        """Apply the row's non-empty values to an existing lead with ``lead_prepare``, as
+        ``lead_update`` would."""
         row.before = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields}
         data = self._service_data(row, creating=False)
         if row.profile:
             data["profile_data"] = {**(lead.profile_data or {}), **row.profile}
-        errors = _apply_fields(lead, data)
         if row.campaign is not None:
-            lead.campaign = row.campaign
-        if row.owner is not None and row.owner.pk != lead.owner_id:
-            if self.actor is not None and self.actor.role == Role.SDR:
-                errors["owner"] = ["Only managers and admins assign leads."]
-            lead.owner = row.owner
-            lead.assigned_at = timezone.now()
+            data["campaign"] = row.campaign
         if row.custom:
-            self._custom(lead, {**lead.custom_fields, **row.custom}, errors)
-        self._check(lead, errors)
-        moves = row.status is not None and row.status.pk != lead.status_id
-        if moves and self._transition(lead, row.status, row.note, errors):
-            lead.status = row.status
-            lead.status_changed_at = timezone.now()
-            _mark_converted(lead, lead.status_changed_at)
+            data["custom_fields"] = {**lead.custom_fields, **row.custom}
+        lead = self._prepare(row, lead, data)
+        if lead.owner_id != row.before["owner_id"]:
+            lead.assigned_at = timezone.now()
+        if lead.requested_status is not None:
+            status_enter(lead, lead.requested_status, at=timezone.now())
+
+    def _prepare(self, row: Row, lead: Lead, data: dict) -> Lead:
+        """``lead_prepare`` on the row's values (the owner and status resolved from the file); its
+        errors join the row's reading errors. The lead keeps its match keys even when refused: an
+        update match is looked up by them."""
+        if row.owner is not None:
+            data["owner"] = row.owner
+        if row.status is not None:
+            data["status"], data["status_note"] = row.status, row.note
+        errors: dict[str, list[str]] = {}
+        try:
+            lead_prepare(company=self.company, actor=self.actor, data=data, lead=lead, batch=self.batch)
+        except ValidationError as error:
+            errors = error.message_dict
+            if errors.get("campaign") == [CAMPAIGN_REQUIRED]:
+                # A campaign name the file got wrong already says why; else say how to give one.
+                errors = {k: v for k, v in errors.items() if k != "campaign"}
+                if "campaign" not in row.read_errors:
+                    errors["campaign"] = [CAMPAIGN_REQUIRED_IN_IMPORT]
+            lead.requested_status = None
+            apply_keys(lead)
         row.errors = {}
         self._merge_errors(row, errors)
-        _refresh_keys(lead)
         row.lead = lead
-
-    def _custom(self, lead: Lead, values: dict, errors: dict) -> None:
-        if not values and not any(d.required and d.is_active for d in self.definitions):
-            return
-        cleaned, problems = clean_custom_fields(self.definitions, values)
-        lead.custom_fields = cleaned
-        for key, message in problems.items():
-            errors.setdefault(f"custom_fields.{key}", []).append(message)
-
-    def _check(self, lead: Lead, errors: dict) -> None:
-        _validate_contact(lead, errors)
-        for name, limit in self.limits.items():
-            value = getattr(lead, name)
-            if len(value) > limit:
-                errors.setdefault(name, []).append(
-                    f"Ensure this value has at most {limit} characters (it has {len(value)})."
-                )
-
-    def _transition(self, lead: Lead, to_status: LeadStatus, note: str, errors: dict) -> bool:
-        """The workflow's own check (``check_transition``), run once per distinct move."""
-        if self.actor is None:
-            errors.setdefault("status", []).append(
-                "Only a person can set a status other than the initial one: import as a member."
-            )
-            return False
-        key = (lead.status_id, to_status.pk, bool(note.strip()))
-        if key not in self.transition_memo:
-            try:
-                check_transition(lead=lead, to_status=to_status, actor=self.actor, note=note)
-                self.transition_memo[key] = None
-            except ValidationError as error:
-                self.transition_memo[key] = error
-        problem = self.transition_memo[key]
-        if problem is None:
-            return True
-        for name, messages in problem.message_dict.items():
-            errors.setdefault(name, []).extend(messages)
-        return False
+        return lead
 
     def _merge_errors(self, row: Row, errors: dict[str, list[str]]) -> None:
         for name, messages in row.read_errors.items():
@@ -395,9 +358,3 @@ def existing_keys(company: Company, key_fields: list[str], rows: list[Row]) -> d
                 key = (name, value)
                 found[key] = min(pk, found.get(key, pk))
     return found
-
-
-def _mark_converted(lead: Lead, now) -> None:
-    if is_conversion_target(lead.status):
-        lead.converted_at = now
-        lead.stage = Stage.CONVERTED
