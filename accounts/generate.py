@@ -50,7 +50,7 @@ from accounts.models import (
 )
 from accounts.validation import default_currency
 from crm.models import Company, Membership
-from leads import bulkwrite, normalize
+from leads import bulkwrite, normalize, vendor
 from leads.generate import COMPANY_BRANDS, COMPANY_SECTORS, COMPANY_SUFFIXES, FIRST_NAMES, JOB_TITLES, LAST_NAMES
 
 REGIONS = (
@@ -290,7 +290,7 @@ def accounts_generate(
     started = time.perf_counter()
     checks_off = connection.disable_constraint_checking()
     try:
-        with bulkwrite.sqlite_cache_for(accounts + opportunities), transaction.atomic():
+        with vendor.page_cache_for(accounts + opportunities), transaction.atomic():
             written = _write_accounts(faker, accounts, batch_size, result, progress)
             _write_opportunities(faker, written, opportunities, batch_size, result, progress)
             if checks_off:

@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -354,7 +355,7 @@ def _command_export(company, file_format: str) -> dict:
 
     from leads.models import ExportRun
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "DEBUG": "false"}
+    env = {**os.environ, "DATABASE_URL": _url_of(connection.settings_dict), "DEBUG": "false"}
     env.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.dev")
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, f"bench.{file_format}")
@@ -528,3 +529,11 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _url_of(db: dict) -> str:
+    """The DATABASE_URL of this connection's database, for the export's own process."""
+    if "sqlite" in db["ENGINE"]:
+        return f"sqlite:///{db['NAME']}"
+    login = db["USER"] + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
+    return f"postgres://{login}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

@@ -2,10 +2,13 @@
 in the same run, and the ratio.
 
     python bench/run.py --list
-    python bench/run.py NAME [--size N] [--json]
+    python bench/run.py NAME [--size N] [--json] [--database URL]
 
 It runs against its own SQLite file, ``bench/data/bench_<size>.sqlite3`` (created and migrated
-when needed; ``bench/data/`` is git-ignored), with DEBUG off. With ``--json`` stdout carries only
+when needed; ``bench/data/`` is git-ignored), with DEBUG off. With ``--database
+postgres://USER@HOST:PORT/DB`` it runs on that PostgreSQL server instead, in a database
+``bench_<size>`` it creates there when missing (DB itself is only used to create it, never
+changed); ``--database sqlite:///FILE`` names another SQLite file. With ``--json`` stdout carries only
 one JSON list of ``{"name", "size", "ours", "baseline", "unit", "ratio", …}``; progress and
 everything else go to stderr.
 
@@ -32,12 +35,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django.core.exceptions import ImproperlyConfigured
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "data"
 DEFAULT_SIZE = 1_000_000
 DATASET_SLUG = "bench"
+# A data set made by an older generator is made again: the name says which generator made it.
+DATASET_NAME = "Bench (generator 2)"
 DATASET_DUPLICATES = 0.05
 DATASET_SEED = 42
 CORE_KEYS = ("name", "size", "ours", "baseline", "unit", "ratio")
@@ -91,28 +99,73 @@ def log(message: str) -> None:
 # --- Django and data --------------------------------------------------------------------------
 
 
-def setup_django(size: int) -> Path:
-    """Django on ``bench/data/bench_<size>.sqlite3``, migrated; DEBUG off (as in production, and so
-    that no query log grows without end)."""
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"bench_{size}.sqlite3"
+def setup_django(size: int, database: str | None = None) -> str:
+    """Django on the benchmark database for ``size`` (see ``database_url``), migrated; DEBUG off (as
+    in production, and so that no query log grows without end). Returns the database's URL."""
+    url = database_url(size, database)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.dev")
-    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    os.environ["DATABASE_URL"] = url
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
 
-    fresh = not path.exists()
     started = time.perf_counter()
+    fresh = "leads_lead" not in connection.introspection.table_names()
     call_command("migrate", interactive=False, run_syncdb=True, verbosity=0)
     if fresh:
-        log(f"created {path.relative_to(ROOT)} in {time.perf_counter() - started:.1f} s")
-    return path
+        log(f"created and migrated {_shown(url)} in {time.perf_counter() - started:.1f} s")
+    return url
+
+
+def database_url(size: int, database: str | None) -> str:
+    """``bench/data/bench_<size>.sqlite3`` by default; a ``sqlite:///FILE`` as given; for a
+    ``postgres://…/DB`` URL, database ``bench_<size>`` on the same server (created when missing,
+    connecting to DB to do so)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    DATA.mkdir(parents=True, exist_ok=True)  # truth files live there whatever the database
+    if not database:
+        return f"sqlite:///{DATA / f'bench_{size}.sqlite3'}"
+    from crm.env import database_from_url
+
+    settings = database_from_url(database, base_dir=ROOT)  # a ConfigError names what is wrong
+    if "postgresql" not in settings["ENGINE"]:
+        return database
+    name = f"bench_{size}"
+    _create_database(settings, name)
+    return urlunsplit(urlsplit(database)._replace(path=f"/{name}"))
+
+
+class BenchError(Exception):
+    """A benchmark cannot run as asked (bad --database, unreachable server): one line for the user."""
+
+
+def _create_database(settings: dict, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    options = {"dbname": settings["NAME"], "user": settings["USER"], "password": settings["PASSWORD"],
+               "host": settings["HOST"], "port": settings["PORT"], **settings["OPTIONS"]}  # fmt: skip
+    try:
+        with psycopg.connect(**{key: value for key, value in options.items() if value}, autocommit=True) as server:
+            if server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+                server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                log(f"created database {name} on {settings['HOST'] or 'the local server'}")
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        raise BenchError(f"Cannot create database {name} through {settings['NAME']!r}: {reason}") from None
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 def fresh_company(slug: str, name: str, *, country: str = "GB"):
@@ -168,21 +221,33 @@ def drop_company(company) -> None:
 
 def dataset(size: int):
     """The shared data set at ``size``: company ``bench`` with ``size`` generated leads (seed 42, 5 %
-    planted duplicates listed in ``bench/data/truth_<size>.csv``), generated on first use."""
+    planted duplicates listed in ``truth_path(size)``), generated on first use, and again when an
+    older generator made it."""
     from crm.models import Company
     from leads.models import Lead
 
     company = Company.objects.filter(slug=DATASET_SLUG).first()
-    if company is not None and Lead.objects.filter(company=company).exists():
+    if company is not None and company.name == DATASET_NAME and Lead.objects.filter(company=company).exists():
         return company
-    company = fresh_company(DATASET_SLUG, "Bench")
+    if company is not None and company.name != DATASET_NAME:
+        log(f"the data set was made by an older generator ({company.name!r}): making it again")
+    company = fresh_company(DATASET_SLUG, DATASET_NAME)
     result = generate_into(company, size)
     log(f"generated the {size:,}-lead data set in {result.seconds:.1f} s")
     return company
 
 
 def truth_path(size: int) -> Path:
-    return DATA / f"truth_{size}.csv"
+    """The planted pairs of the shared data set at ``size`` in the current database: ids differ
+    from one database to another, so each has its own file."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        path = Path(settings["NAME"])
+        return DATA / (f"truth_{size}.csv" if path == DATA / f"bench_{size}.sqlite3" else f"truth_{path.stem}.csv")
+    server = f"{settings['HOST'] or 'local'}_{settings['PORT'] or 'default'}"
+    return DATA / f"truth_{connection.vendor}_{server}_{settings['NAME']}.csv"
 
 
 def generate_into(company, size: int):
@@ -220,8 +285,8 @@ def generate(size: int) -> dict:
 
     sample = min(size, BASELINE_SAMPLE)
     baseline_seconds = _baseline_lead_create(sample)
-    keep = not Company.objects.filter(slug=DATASET_SLUG).exists()
-    company = fresh_company(DATASET_SLUG if keep else "bench-generate", "Bench" if keep else "Bench generate")
+    keep = not Company.objects.filter(slug=DATASET_SLUG, name=DATASET_NAME).exists()
+    company = fresh_company(DATASET_SLUG if keep else "bench-generate", DATASET_NAME if keep else "Bench generate")
     log(f"ours: generating {size:,} leads into {company.slug}")
     result = generate_into(company, size)
     if not keep:
@@ -327,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="Name the benchmarks and exit.")
     parser.add_argument("--size", type=_size, help="Rows of data (default: the benchmark's own).")
     parser.add_argument("--json", action="store_true", help="Print only a JSON list of results on stdout.")
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="postgres://USER@HOST:PORT/DB: run on that server, in database bench_<size> (created when missing); "
+        "sqlite:///FILE: that file. Default: bench/data/bench_<size>.sqlite3.",
+    )
     args = parser.parse_args(argv)
     discover()
     if args.list:
@@ -339,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size or chosen.default_size
     stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
-        setup_django(size)
+        try:
+            setup_django(size, args.database)
+        except (BenchError, ImproperlyConfigured) as error:
+            parser.error(str(error).replace("DATABASE_URL", "--database", 1))
         outcome = chosen.run(size)
     results = [normalise(item) for item in (outcome if isinstance(outcome, list) else [outcome])]
     if args.json:

@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 def _search_index(sender, using, **kwargs):
     from django.db import connections
 
-    from leads.search import ensure_search_index
+    from leads.vendor import ensure_search_index
 
     ensure_search_index(connections[using])
 
@@ -16,6 +16,12 @@ def _nightly_duplicate_scan(sender, **kwargs):
     ensure_schedule()
 
 
+def _daily_statistics(sender, **kwargs):
+    from leads.vendor import ensure_statistics_schedule
+
+    ensure_statistics_schedule()
+
+
 class LeadsConfig(AppConfig):
     name = "leads"
 
@@ -24,3 +30,4 @@ class LeadsConfig(AppConfig):
 
         post_migrate.connect(_search_index, sender=self)
         post_migrate.connect(_nightly_duplicate_scan, sender=self)
+        post_migrate.connect(_daily_statistics, sender=self)

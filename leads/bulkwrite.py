@@ -1,99 +1,17 @@
-"""What large reads and writes of leads share (lead generation, imports, bulk jobs, exports): how
-many parameters one statement may carry, a DB-API cursor that skips Django's placeholder rewriting,
-multi-row ``INSERT``s of prepared values (``RawInserter``), a page cache sized to the work, and the
-full-text index filled once at the end instead of row by row.
+"""What large writes of leads share (lead generation, imports, bulk jobs): multi-row ``INSERT``s of
+prepared values (``RawInserter``), the full-text index filled once at the end instead of row by row
+(``DeferredSearchIndex``), and id ranges. What differs between SQLite and PostgreSQL underneath
+(statement size, placeholders, cursors, the search index's trigger) is asked of ``leads.vendor``.
 """
 
 from __future__ import annotations
 
 import operator
-import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, models
 
-from leads.search import COLUMNS as SEARCH_COLUMNS
-
-SEARCH_TRIGGER, SEARCH_TABLE = "leads_lead_search_ai", "leads_lead_search"
-
-
-def parameter_limit() -> int:
-    """Placeholders allowed in one statement (Django assumes SQLite's old default of 999)."""
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        raw = connection.connection
-        return min(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766) if hasattr(raw, "getlimit") else 999
-    if connection.vendor == "postgresql":
-        return 65535
-    return connection.features.max_query_params or 999
-
-
-def uses_raw_cursor() -> bool:
-    """SQLite statements go to the DB-API connection with its own ``?`` placeholders: Django's
-    cursor would rewrite every ``%s`` of each many-thousand-parameter statement with a regex, which
-    costs more than SQLite's own work."""
-    return connection.vendor == "sqlite"
-
-
-def placeholder() -> str:
-    return "?" if uses_raw_cursor() else "%s"
-
-
-@contextmanager
-def raw_cursor() -> Iterator:
-    """A cursor for statements built with ``placeholder()``: the DB-API cursor on SQLite (errors
-    still wrapped as Django's), else Django's cursor without the debug wrapper (with DEBUG on it
-    would keep a rendered copy of every multi-megabyte statement)."""
-    connection.ensure_connection()
-    if not uses_raw_cursor():
-        with connection.make_cursor(connection.create_cursor()) as cursor:
-            yield cursor
-        return
-    cursor = connection.connection.cursor()
-    try:
-        with connection.wrap_database_errors:
-            yield cursor
-    finally:
-        cursor.close()
-
-
-@contextmanager
-def sqlite_cache_for(kib: int) -> Iterator[None]:
-    """A page cache of ``kib`` KiB (at most 1 GiB; never smaller than configured) while a large
-    write runs: with the default 64 MiB a write into a table of a million leads spends much of its
-    time re-reading index pages and spilling dirty ones."""
-    with _sqlite_cache(lambda configured: max(configured, min(kib, 1024 * 1024))):
-        yield
-
-
-@contextmanager
-def sqlite_cache_at_most(kib: int) -> Iterator[None]:
-    """A page cache of at most ``kib`` KiB while a long read streams through the table (an
-    export): caching the pages it passes once would only grow the process by the configured
-    64 MiB; the operating system caches the file anyway."""
-    with _sqlite_cache(lambda configured: min(configured, kib)):
-        yield
-
-
-@contextmanager
-def _sqlite_cache(size_for) -> Iterator[None]:
-    """Run the block with ``PRAGMA cache_size`` set to ``size_for(configured KiB)`` KiB."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        configured = cursor.execute("PRAGMA cache_size").fetchone()[0]
-        page_kib = cursor.execute("PRAGMA page_size").fetchone()[0] / 1024
-        configured_kib = -configured if configured < 0 else int(configured * page_kib)
-        wanted = int(size_for(configured_kib))
-        if wanted != configured_kib:
-            cursor.execute(f"PRAGMA cache_size = -{wanted}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(configured)}")
+from leads import vendor
 
 
 def id_ranges(ids: Iterable[int]) -> list[list[int]]:
@@ -108,11 +26,10 @@ def id_ranges(ids: Iterable[int]) -> list[list[int]]:
 
 
 class DeferredSearchIndex:
-    """SQLite: the new leads go into the full-text index in one ``INSERT … SELECT`` per id range
-    when the block ends, instead of through ``leads.search``'s per-row trigger (a quarter of the
-    cost on a large table). The trigger is dropped and re-created inside the caller's transaction,
-    which holds the write lock and commits all at once: no other connection sees it missing, and a
-    failed write restores it with everything else. Elsewhere (PostgreSQL) it does nothing.
+    """The new leads go into the full-text index in one statement per id range when the block ends,
+    instead of row by row (``vendor.search_trigger_drop`` / ``vendor.search_index_fill``; nothing to
+    do where the index follows every insert). On an error the caller's transaction rolls everything
+    back, the dropped trigger included.
 
     ``with DeferredSearchIndex() as index: …; index.add(first_id, last_id)``"""
 
@@ -127,29 +44,12 @@ class DeferredSearchIndex:
         self.ranges.extend((first, last) for first, last in id_ranges(ids))
 
     def __enter__(self) -> DeferredSearchIndex:
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
-                found = cursor.execute(
-                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [SEARCH_TRIGGER]
-                ).fetchone()
-                if found is not None:
-                    self.trigger = found[0]
-                    cursor.execute(f'DROP TRIGGER "{SEARCH_TRIGGER}"')
+        self.trigger = vendor.search_trigger_drop()
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
-        if self.trigger is None or kind is not None:
-            return  # on an error the caller's transaction rolls the DROP back with the rest
-        columns = ", ".join(connection.ops.quote_name(c) for c in SEARCH_COLUMNS)
-        table = connection.ops.quote_name("leads_lead")
-        with connection.cursor() as cursor:
-            for first, last in self.ranges:
-                cursor.execute(
-                    f'INSERT INTO "{SEARCH_TABLE}"(rowid, {columns}) SELECT id, {columns} FROM {table} '  # noqa: S608
-                    "WHERE id BETWEEN %s AND %s",
-                    [first, last],
-                )
-            cursor.execute(self.trigger)
+        if self.trigger is not None and kind is None:
+            vendor.search_index_fill(self.ranges, self.trigger)
 
 
 class RawInserter:
@@ -177,13 +77,11 @@ class RawInserter:
             f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in self.fields)}) VALUES "  # noqa: S608
         )
         self.returning = f" RETURNING {quote(model._meta.pk.column)}"
-        self.per_statement = max(1, min(500, parameter_limit() // len(self.fields)))
-        self.one = "(" + ", ".join([placeholder()] * len(self.fields)) + ")"
+        self.per_statement = max(1, min(500, vendor.parameter_limit() // len(self.fields)))
+        self.one = "(" + ", ".join([vendor.placeholder()] * len(self.fields)) + ")"
 
     @staticmethod
     def _preparer(model_field):
-        from django.db import models
-
         internal = model_field.get_internal_type()
         if isinstance(model_field, models.ForeignKey) or internal in (
             "CharField", "TextField", "SlugField", "EmailField", "URLField", "BooleanField", "IntegerField",
@@ -262,7 +160,7 @@ class RawInserter:
 
     def insert(self, rows: list[list], *, returning: bool = False) -> list[int]:
         ids: list[int] = []
-        with raw_cursor() as cursor:
+        with vendor.raw_cursor() as cursor:
             for start in range(0, len(rows), self.per_statement):
                 chunk = rows[start : start + self.per_statement]
                 params = [value for row in chunk for value in row]

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from django.utils import timezone
 
 from crm.models import Company
+from crm.tasks import next_daily
 from leads.models import LeadSettings
 from leads.scoring.services import leads_rescore
 from nurturing import sending, services
@@ -41,12 +42,6 @@ def decay_all_companies() -> dict[int, int]:
     return {company.pk: leads_rescore(company=company).changed for company in Company.objects.filter(pk__in=ids)}
 
 
-def _next(hour: int):
-    now = timezone.localtime()
-    run = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    return run if run > now else run + timezone.timedelta(days=1)
-
-
 def ensure_schedules() -> list:
     """Create (or update) the three django-q2 schedules; idempotent."""
     from django_q.models import Schedule
@@ -54,8 +49,8 @@ def ensure_schedules() -> list:
     specs = [
         (SEND_SCHEDULE, "nurturing.tasks.send_due", {"schedule_type": Schedule.MINUTES, "minutes": 1,
                                                      "next_run": timezone.now()}),
-        (SWEEP_SCHEDULE, "nurturing.tasks.sweep_all_companies", {"schedule_type": Schedule.DAILY, "next_run": _next(3)}),
-        (DECAY_SCHEDULE, "nurturing.tasks.decay_all_companies", {"schedule_type": Schedule.DAILY, "next_run": _next(4)}),
+        (SWEEP_SCHEDULE, "nurturing.tasks.sweep_all_companies", {"schedule_type": Schedule.DAILY, "next_run": next_daily(3)}),
+        (DECAY_SCHEDULE, "nurturing.tasks.decay_all_companies", {"schedule_type": Schedule.DAILY, "next_run": next_daily(4)}),
     ]  # fmt: skip
     return [
         Schedule.objects.update_or_create(name=name, defaults={"func": func, "repeats": -1, **extra})[0]

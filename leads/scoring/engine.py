@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.dispatch import receiver
@@ -12,9 +15,10 @@ from django.utils import timezone
 
 from crm.models import Company
 from crm.signals import company_created
+from leads import normalize
 from leads.models import CustomField, LeadSettings, Priority, ScoringRule
 from leads.scoring.quality import check as quality_check
-from leads.scoring.rules import ENGAGEMENT, Condition, LeadValues, LeadView, clean_condition
+from leads.scoring.rules import CUSTOM, ENGAGEMENT, PROFILE, Condition, LeadValues, LeadView, clean_condition
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,9 @@ class CompiledRule:
     condition: Condition
     points: int
     max_points: int | None
+
+
+MEMO_SIZE = 100_000
 
 
 @dataclass
@@ -41,17 +48,26 @@ class Scorer:
     field_rules: list[CompiledRule]
     engagement_rules: list[CompiledRule]
     values: LeadValues = field(repr=False, default=None)
+    # What the field rules read, and which of them matched, per distinct set of values read: leads
+    # share a handful of sources, authority levels and budgets, so a million leads are matched
+    # against the rules a few thousand times (``MEMO_SIZE`` bounds it).
+    _reads: tuple[str, ...] = field(init=False, repr=False, default=())
+    _matched: dict[tuple, tuple[CompiledRule, ...]] = field(init=False, repr=False, default_factory=dict)
+    _details: dict[int, str] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self):
         if self.values is None:
             self.values = LeadValues(self.company_id)
+        self._reads = tuple(
+            _key_part(name) for name in dict.fromkeys(rule.condition.field for rule in self.field_rules)
+        )
+        self._details = {rule.id: rule.condition.describe() for rule in self.field_rules}
 
     def __call__(self, lead, *, engagement: dict[str, list[datetime]] | None = None, now=None) -> None:
         """Score ``lead`` in memory. ``engagement`` maps kind → event times (read fresh from the
         events); without it the previous breakdown's engagement entries are carried over."""
         previous = lead.score_breakdown if isinstance(lead.score_breakdown, list) else []
-        view = LeadView(lead, self.values)
-        entries = [self._field_entry(rule) for rule in self.field_rules if rule.condition.matches(view)]
+        entries = [self._field_entry(rule) for rule in self._matching(lead)]
         if engagement is None:
             entries += [e for e in previous if isinstance(e, dict) and e.get("kind") == "engagement"]
         else:
@@ -81,9 +97,25 @@ class Scorer:
     def is_held(self, lead) -> bool:
         return lead.spam_score >= self.spam_threshold and not is_reviewed(lead)
 
+    def _matching(self, lead) -> tuple[CompiledRule, ...]:
+        """The field rules ``lead`` matches, in order; remembered per distinct values read."""
+        try:
+            key = tuple(part(lead) for part in self._reads)
+            found = self._matched.get(key)
+        except TypeError:  # a JSON value (custom or profile field) cannot be a key: match afresh
+            view = LeadView(lead, self.values)
+            return tuple(rule for rule in self.field_rules if rule.condition.matches(view))
+        if found is None:
+            view = LeadView(lead, self.values)
+            found = tuple(rule for rule in self.field_rules if rule.condition.matches(view))
+            if len(self._matched) >= MEMO_SIZE:
+                self._matched.clear()
+            self._matched[key] = found
+        return found
+
     def _field_entry(self, rule: CompiledRule) -> dict:
         return {"rule": rule.name, "rule_id": rule.id, "points": rule.points, "kind": "field",
-                "detail": rule.condition.describe()}  # fmt: skip
+                "detail": self._details[rule.id]}  # fmt: skip
 
     def _engagement_entries(self, engagement: dict[str, list[datetime]], now) -> list[dict]:
         entries = []
@@ -104,6 +136,25 @@ class Scorer:
             return 1.0
         age_days = max(0.0, (now - at).total_seconds() / 86400)
         return 0.5 ** (age_days / self.half_life_days)
+
+
+def _key_part(name: str) -> Callable[[Any], Any]:
+    """What a condition on ``name`` depends on, read from the lead without deriving anything (the
+    campaign's id for its name, the timeline text for its days): a memo key, never compared."""
+    if name == "campaign":
+        return attrgetter("campaign_id")
+    if name == "timeline_days":
+        return attrgetter("timeline")
+    if name == "email_domain":
+        return lambda lead: normalize.email_domain(lead.email or "")
+    if name.startswith((CUSTOM, PROFILE)):
+        return lambda lead: _frozen(LeadValues.plain(lead, name))
+    return lambda lead: getattr(lead, name, None)
+
+
+def _frozen(value):
+    # The type is part of the key: True and 1 are equal keys but different texts to a condition.
+    return (type(value), tuple(value) if isinstance(value, list) else value)
 
 
 def is_reviewed(lead) -> bool:

@@ -256,6 +256,18 @@ def _email_signals(email: str) -> list[Signal]:
     if not _email_is_valid(email):
         return [Signal("email_syntax", f"“{email}” is not a valid email address.", 45, INVALID)]
     local, domain = email.rsplit("@", 1)
+    signals = list(_domain_signals(domain))
+    base = local.split("+", 1)[0]
+    if base in NO_REPLY_LOCALS:
+        signals.append(Signal("email_noreply", f"{local}@ is a no-reply address: nobody reads it.", 40, SUSPECT))
+    elif base in ROLE_LOCALS:
+        signals.append(Signal("email_role", f"{local}@ is a role address, not a person.", 15, SUSPECT))
+    return signals
+
+
+@lru_cache(maxsize=16384)
+def _domain_signals(domain: str) -> tuple[Signal, ...]:
+    """The signals of an email domain (a company's leads share a few thousand domains)."""
     signals = []
     problem = domain_problem(domain)
     if problem:
@@ -266,12 +278,7 @@ def _email_signals(email: str) -> list[Signal]:
         signals.append(Signal("email_typo", f"{domain} looks like a typo of {TYPO_DOMAINS[domain]}.", 25, SUSPECT))
     if domain in DISPOSABLE_DOMAINS:
         signals.append(Signal("email_disposable", f"{domain} gives out disposable addresses.", 50, SUSPECT))
-    base = local.split("+", 1)[0]
-    if base in NO_REPLY_LOCALS:
-        signals.append(Signal("email_noreply", f"{local}@ is a no-reply address: nobody reads it.", 40, SUSPECT))
-    elif base in ROLE_LOCALS:
-        signals.append(Signal("email_role", f"{local}@ is a role address, not a person.", 15, SUSPECT))
-    return signals
+    return tuple(signals)
 
 
 def domain_problem(domain: str) -> str:
@@ -299,22 +306,38 @@ def _name_signals(first: str, last: str) -> tuple[Signal, ...]:
 
 
 def _name_problems(first: str, last: str) -> list[Signal]:
-    first_key, last_key = normalize.fold(first), normalize.fold(last)
+    first_key, first_placeholder, first_digits, first_gibberish = _name_part(first)
+    last_key, last_placeholder, last_digits, last_gibberish = _name_part(last)
     full = f"{first_key} {last_key}".strip()
     if not full:
         return []
     shown = f"{first} {last}".strip()
-    if full in PLACEHOLDER_FULL_NAMES or any(w in PLACEHOLDER_NAMES for w in (first_key, last_key) if w):
+    if full in PLACEHOLDER_FULL_NAMES or first_placeholder or last_placeholder:
         return [Signal("name_placeholder", f"“{shown}” looks like a placeholder name.", 30, SUSPECT)]
     if first_key and first_key == last_key and len(first_key) > 1:
         return [Signal("name_repeated", "First and last name are the same.", 20, SUSPECT)]
-    if any(ch.isdigit() for ch in full) or "http" in full or "www" in full.split():
+    if first_digits or last_digits:
         return [Signal("name_digits", "The name contains digits or a web address.", 25, SUSPECT)]
-    if any(_is_gibberish(word) for word in full.split()):
+    if first_gibberish or last_gibberish:
         return [Signal("name_gibberish", f"“{shown}” looks like keyboard mashing.", 30, SUSPECT)]
     return []
 
 
+@lru_cache(maxsize=65536)
+def _name_part(name: str) -> tuple[str, bool, bool, bool]:
+    """(folded, a placeholder, digits or a web address, keyboard mashing) of a first or a last name:
+    names repeat far more than pairs of them, so a million leads fold a few thousand words."""
+    key = normalize.fold(name)
+    words = key.split()
+    return (
+        key,
+        key in PLACEHOLDER_NAMES,
+        any(ch.isdigit() for ch in key) or "http" in key or "www" in words,
+        any(_is_gibberish(word) for word in words),
+    )
+
+
+@lru_cache(maxsize=65536)
 def _is_gibberish(word: str) -> bool:
     """Latin-alphabet words only: other scripts are never judged."""
     if not _LATIN_WORD.match(word) or len(word) < 4:

@@ -314,6 +314,14 @@ class LeadValues:
         self.company_id = company_id
         self._campaigns: dict[int, str] = {}
 
+    @staticmethod
+    def plain(lead, name: str) -> Any:
+        """A custom or profile field's stored value (``get`` without the campaign lookup)."""
+        if name.startswith(CUSTOM):
+            return (lead.custom_fields or {}).get(name[len(CUSTOM) :])
+        data = lead.profile_data if isinstance(lead.profile_data, dict) else {}
+        return data.get(name[len(PROFILE) :])
+
     def get(self, lead, name: str) -> Any:
         if name == "campaign":
             return self.campaign_name(lead)
@@ -321,11 +329,8 @@ class LeadValues:
             return timeline_days(lead.timeline or "")
         if name == "email_domain":
             return normalize.email_domain(lead.email or "")
-        if name.startswith(CUSTOM):
-            return (lead.custom_fields or {}).get(name[len(CUSTOM) :])
-        if name.startswith(PROFILE):
-            data = lead.profile_data if isinstance(lead.profile_data, dict) else {}
-            return data.get(name[len(PROFILE) :])
+        if name.startswith((CUSTOM, PROFILE)):
+            return self.plain(lead, name)
         return getattr(lead, name, None)
 
     def campaign_name(self, lead) -> str:

@@ -1,19 +1,32 @@
 import csv
 import random
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 from rapidfuzz import fuzz
 
 from crm.models import Membership
 from leads import normalize, services
-from leads.generate import FIELDS, PHONE_PLANS, LeadFaker, _PhoneRange, phone_display
+from leads.generate import (
+    FIELDS,
+    KINDS,
+    NICKNAMES,
+    PHONE_PLANS,
+    LeadFaker,
+    PhoneRange,
+    leads_generate,
+    phone_display,
+    write_truth,
+)
 from leads.models import Campaign, Lead, LeadStatus, StatusChange
+from leads.scoring import lead_rescore, scorer_for, scoring_rule_create
 from leads.search import search_leads
 from leads.testing.factories import make_lead
 
@@ -24,26 +37,56 @@ def generate(company, **options) -> list[str]:
     return out.getvalue().splitlines()
 
 
-def read_truth(path) -> list[tuple[int, int]]:
+def read_truth(path) -> list[tuple[int, int, str]]:
     with open(path, encoding="utf-8") as source:
         rows = list(csv.reader(source))
-    assert rows[0] == ["original_id", "duplicate_id"]
-    return [(int(original), int(duplicate)) for original, duplicate in rows[1:]]
+    assert rows[0] == ["original_id", "duplicate_id", "kind"]
+    return [(int(original), int(duplicate), kind) for original, duplicate, kind in rows[1:]]
 
 
 def snapshot(company) -> list[tuple]:
     return sorted(Lead.objects.filter(company=company).values_list("id", "email", "updated_at", "status_id"))
 
 
-def assert_near_copies(pairs: list[tuple[int, int]]) -> None:
-    """Each planted duplicate is a near-copy of its original, and came in later."""
-    leads = Lead.objects.in_bulk([pk for pair in pairs for pk in pair])
-    for original_id, duplicate_id in pairs:
+def assert_near_copies(pairs: list[tuple[int, int, str]]) -> None:
+    """Each planted duplicate is a near-copy of its original with the variation its kind names,
+    and came in later."""
+    leads = Lead.objects.in_bulk([pk for original, duplicate, _ in pairs for pk in (original, duplicate)])
+    for original_id, duplicate_id, kind in pairs:
         original, duplicate = leads[original_id], leads[duplicate_id]
-        assert fuzz.ratio(original.name_key, duplicate.name_key) >= 80, (original.name_key, duplicate.name_key)
-        assert original.company_key.split()[0] == duplicate.company_key.split()[0]
+        assert_variation(kind, original, duplicate)
         assert original.country == duplicate.country
         assert duplicate.created_at > original.created_at
+
+
+def assert_variation(kind: str, original: Lead, duplicate: Lead) -> None:
+    same_name = normalize.fold(original.first_name + original.last_name)
+    names = (normalize.fold(duplicate.first_name), normalize.fold(duplicate.last_name))
+    contacts = [value for value in (duplicate.email, duplicate.phone, duplicate.profile_url) if value]
+    if kind == "typo":
+        assert normalize.fold(duplicate.first_name + duplicate.last_name) != same_name
+        assert fuzz.ratio(original.name_key, duplicate.name_key) >= 75, (original.name_key, duplicate.name_key)
+    elif kind == "nickname":
+        assert duplicate.first_name.lower() in {n.lower() for n in NICKNAMES[original.first_name]}
+        assert names[1] == normalize.fold(original.last_name)
+    elif kind == "swapped_names":
+        assert names == (normalize.fold(original.last_name), normalize.fold(original.first_name))
+    elif kind == "missing_fields":
+        assert len(contacts) == 1, contacts
+        assert "" in (duplicate.company_name, duplicate.job_title)
+    elif kind == "other_contact":
+        assert duplicate.email_key or duplicate.phone_key
+        if original.email and duplicate.email:
+            assert duplicate.email.split("@")[0] == original.email.split("@")[0]
+            assert duplicate.email_key != original.email_key
+        if original.phone:
+            assert (duplicate.phone_key, duplicate.phone != original.phone) == (original.phone_key, True)
+    else:
+        assert kind == "company_suffix"
+        assert duplicate.company_key.split()[0] == original.company_key.split()[0]
+        assert duplicate.company_name != original.company_name
+    if kind != "missing_fields" or duplicate.company_name:
+        assert duplicate.company_key.split()[0] == original.company_key.split()[0]
 
 
 def test_generate_leads_plants_duplicates_and_lists_them_in_the_truth_file(cast, tmp_path):
@@ -58,13 +101,13 @@ def test_generate_leads_plants_duplicates_and_lists_them_in_the_truth_file(cast,
     ids = set(Lead.objects.filter(company=cast.a.company).values_list("pk", flat=True))
     assert len(ids) == 300
     pairs = read_truth(truth)
-    originals, duplicates = [o for o, _ in pairs], [d for _, d in pairs]
+    originals, duplicates = [o for o, _, _ in pairs], [d for _, d, _ in pairs]
     assert len(pairs) == 30
     assert set(originals) | set(duplicates) <= ids
     assert len(set(originals)) == 30
     assert len(set(duplicates)) == 30
     assert not set(originals) & set(duplicates)
-    assert all(duplicate > original for original, duplicate in pairs)
+    assert all(duplicate > original for original, duplicate, _ in pairs)
     assert_near_copies(pairs)
     assert snapshot(cast.b.company) == before
     assert Lead.objects.get(pk=other.pk).company_id == cast.b.company.pk
@@ -90,18 +133,21 @@ def test_every_generated_lead_is_valid_and_keyed_as_the_services_key_it(cast):
         assert not lead.phone or normalize.parse_phone(lead.phone, lead.country) is not None
         assert lead.owner_id is None or lead.owner_id in members
         status = statuses[lead.status_id]
-        assert (status.category, status.is_terminal, status.is_active) == ("open", False, True)
+        assert (status.key != "converted", status.is_terminal, status.is_active) == (True, False, True)
         assert lead.campaign_id in campaigns
         assert lead.lead_source
         assert 0 <= lead.score <= 100
         assert lead.priority == ("hot" if lead.score >= 70 else "warm" if lead.score >= 40 else "cold")
+        assert lead.spam_score < 60
         assert now - timedelta(days=366) < lead.created_at <= lead.updated_at <= now
         assert (lead.custom_fields, lead.is_deleted, lead.merged_into_id) == ({}, False, None)
         assert lead.profile_data["name"]
         assert lead.profile_data["country"] == lead.country
-    assert len(campaigns) == 8
-    assert {lead.owner_id for lead in leads} == members | {None}
-    assert {statuses[lead.status_id].key for lead in leads} == {"new", "contacted", "qualified", "recycled"}
+    assert len(campaigns) == 30
+    assert {lead.owner_id for lead in leads} <= members | {None}
+    assert {statuses[lead.status_id].key for lead in leads} == {
+        "new", "contacted", "qualified", "recycled", "unqualified", "disqualified",
+    }  # fmt: skip
     # Synthetic data: no history rows, no status changes (documented in the command's help).
     assert (Lead.history.filter(company_id=company.pk).count(), StatusChange.objects.count()) == (0, 0)
 
@@ -137,9 +183,9 @@ def test_generated_rows_pass_the_lead_service_and_keep_their_keys(cast):
         rng=random.Random(1), company_id=company.pk, home_country="GB", campaigns=[(campaign.pk, "Website", "", "")],
         statuses=[(0, "new", 1.0)], owners=[], now=timezone.now(), count=60,
     )  # fmt: skip
-    original = faker.original(0)[1]
     rows = [dict(zip(FIELDS, faker.original(n)[0], strict=True)) for n in range(1, 40)]
-    rows.append(dict(zip(FIELDS, faker.duplicate(original), strict=True)))
+    for position, kind in enumerate(KINDS, start=40):  # a duplicate of each kind, of originals not written
+        rows.append(dict(zip(FIELDS, faker.duplicate(faker.original(position)[1], kind)[0], strict=True)))
     editable = ("first_name", "last_name", "email", "phone", "country", "job_title", "company_name", "profile_url")
     for row in rows:
         lead = services.lead_create(
@@ -165,7 +211,7 @@ def test_generated_leads_are_searchable_and_later_leads_still_are(cast):
 def test_every_phone_range_holds_valid_numbers_in_every_written_form(country):
     plan = PHONE_PLANS[country]
     for prefix, digits in plan.ranges:
-        numbers = _PhoneRange(plan, prefix, digits, offset=random.Random(country).randrange(10**digits))
+        numbers = PhoneRange(plan, prefix, digits, offset=random.Random(country).randrange(10**digits))
         for _ in range(300):
             nsn = numbers.take()
             for style in (0, 1, 2):
@@ -203,3 +249,103 @@ def test_bad_options_stop_before_anything_is_written(cast, options, message):
         call_command("generate_leads", stdout=StringIO(), **options)
     assert str(error.value) == message
     assert Lead.objects.count() == 0
+
+
+# --- what the data looks like -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def generated(cast):
+    """2,000 leads of company alpha (home country GB), 10 % of them planted duplicates."""
+    return leads_generate(company=cast.a.company, count=2000, duplicates_ratio=0.1, seed=2026, batch_size=700)
+
+
+def counts(company, field: str) -> list[tuple[object, int]]:
+    found = Counter(Lead.objects.filter(company=company).values_list(field, flat=True))
+    return sorted(found.items(), key=lambda item: (-item[1], str(item[0])))
+
+
+def test_countries_campaigns_owners_and_statuses_are_skewed_as_documented(cast, generated):
+    company, a = cast.a.company, cast.a
+    countries = counts(company, "country")
+    owners = dict(counts(company, "owner_id"))
+
+    # Home 62 %, then the big markets; 25 countries in all, the rarest with a lead or two.
+    assert countries[:6] == [("GB", 1235), ("US", 192), ("DE", 122), ("FR", 88), ("AU", 86), ("IN", 65)]
+    assert (len(countries), countries[-1]) == (25, ("VN", 1))
+    # The biggest campaign holds 37 %, the first four 66 %; all 30 have leads.
+    assert counts(company, "campaign__name")[:4] == [
+        ("Scraped profiles", 739), ("LinkedIn outreach", 292), ("Content: buyer's guide", 167),
+        ("Google Ads – brand", 129),
+    ]  # fmt: skip
+    assert len(counts(company, "campaign")) == 30
+    # 31 % unassigned; the first SDR holds 1.8 times the second's leads, managers and admins few.
+    assert owners == {None: 627, a.sdr1.pk: 815, a.sdr2.pk: 446, a.manager.pk: 91, a.admin.pk: 21}
+    assert dict(counts(company, "status__key")) == {
+        "new": 955, "contacted": 608, "unqualified": 155, "recycled": 124, "qualified": 103, "disqualified": 55,
+    }  # fmt: skip
+    assert dict(counts(company, "priority")) == {"cold": 1859, "warm": 140, "hot": 1}
+
+
+def test_leads_are_created_over_the_last_year_more_of_them_lately(cast, generated):
+    now = timezone.now()
+    ages = [(now - at).days for at in Lead.objects.filter(company=cast.a.company).values_list("created_at", flat=True)]
+    by_quarter = Counter(min(age // 92, 3) for age in ages)  # 0: the last 92 days … 3: nine months ago and more
+
+    assert max(ages) <= 365
+    assert by_quarter[0] > by_quarter[1] > by_quarter[2] > by_quarter[3] > 0
+    assert by_quarter[0] > 2 * by_quarter[3]
+
+
+def test_scores_are_what_the_company_rules_give(cast):
+    company = cast.a.company
+    for name, field, operator, value, points in [
+        ("Home market", "country", "eq", "GB", 7),
+        ("Scraped", "campaign", "eq", "Scraped profiles", -3),
+    ]:
+        data = {"name": name, "field": field, "operator": operator, "value": value, "points": points}
+        scoring_rule_create(actor=None, company=company, data=data)
+    leads_generate(company=company, count=600, seed=4)
+    scorer = scorer_for(company)
+    sample = list(Lead.objects.filter(company=company).order_by("?")[:50])
+    before = [(lead.pk, lead.score, lead.score_breakdown, lead.priority) for lead in sample]
+
+    for lead in sample:
+        lead_rescore(lead=lead)
+
+    after = Lead.objects.in_bulk([lead.pk for lead in sample])
+    assert [
+        (pk, after[pk].score, after[pk].score_breakdown, scorer.band(after[pk].score)) for pk, *_ in before
+    ] == before
+    rules = Counter(entry["rule"] for _, _, breakdown, _ in before for entry in breakdown)
+    assert rules["Home market"] > 20
+    assert rules["Scraped"] > 5
+    assert len({score for _, score, _, _ in before}) > 5
+
+
+def test_planted_duplicates_carry_every_kind_of_variation(cast, generated, tmp_path):
+    truth = tmp_path / "truth.csv"
+    with truth.open("w", encoding="utf-8", newline="") as out:
+        write_truth(generated.pairs, out)
+
+    pairs = read_truth(truth)
+
+    assert pairs == [tuple(pair) for pair in generated.pairs]
+    assert Counter(kind for _, _, kind in pairs) == {
+        "typo": 54, "nickname": 35, "missing_fields": 31, "company_suffix": 30, "other_contact": 29, "swapped_names": 21,
+    }  # fmt: skip
+    assert set(KINDS) == {kind for _, _, kind in pairs}
+    assert_near_copies(pairs)
+
+
+def test_the_planner_statistics_are_current_after_generating(cast, generated):
+    rows = Lead.objects.count()
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'leads_lead'")
+            stats = cursor.fetchall()
+            assert len(stats) > 10  # one row per index
+            assert {int(stat.split()[0]) for (stat,) in stats} == {rows}
+        else:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'leads_lead'")
+            assert cursor.fetchone() == (rows,)

@@ -258,7 +258,8 @@ def test_rescoring_reads_engagement_for_the_whole_batch(cast, django_assert_max_
         scoring.engagement_record(lead=lead, kind="email_click")
     Lead.objects.update(score=0, score_breakdown=[])
 
-    with django_assert_max_num_queries(16):  # per batch of 3: read, 2 engagement reads, 1 write (+ savepoints)
+    # per batch of 3: read, 2 engagement reads, 1 write (+ savepoints); once: the SQLite page cache
+    with django_assert_max_num_queries(18):
         result = scoring.leads_rescore(company=cast.a.company, batch_size=3)
 
     assert (result.scanned, result.changed) == (6, 6)
@@ -268,3 +269,41 @@ def test_rescoring_reads_engagement_for_the_whole_batch(cast, django_assert_max_
 def test_recalculate_scores_refuses_bad_input(db):
     with pytest.raises(CommandError, match="No company with slug 'nope'."):
         call_command("recalculate_scores", "--company", "nope")
+
+
+def test_the_scorers_memo_gives_what_matching_afresh_gives(cast):
+    """Leads sharing the values the rules read share one match; custom values of another type
+    (True and 1 are equal keys) and JSON values that cannot be keys are matched on their own."""
+    make_custom_field(cast.a.company, "vip", "boolean")
+    make_custom_field(cast.a.company, "seats", "number")
+    for data in (
+        {"name": "VIP", "field": "custom.vip", "operator": "eq", "value": "true", "points": 9},
+        {"name": "Big", "field": "custom.seats", "operator": "gte", "value": "1", "points": 4},
+        {"name": "Tagged", "field": "profile.tags", "operator": "contains", "value": "cfo", "points": 3},
+    ):
+        scoring.scoring_rule_create(actor=cast.a.admin, company=cast.a.company, data=data)
+    campaign = make_campaign(cast.a.company)
+    variants = [
+        {"lead_source": "referral", "authority_level": "decision_maker", "timeline": "30 days"},
+        {"lead_source": "referral", "authority_level": "decision_maker", "timeline": "30 days", "job_title": "CEO"},
+        {"lead_source": "google_ads", "budget_range": "10k", "timeline": "90 days"},
+        {"lead_source": "google_ads", "custom_fields": {"vip": True, "seats": 1}},
+        {"lead_source": "google_ads", "custom_fields": {"vip": 1, "seats": 1}},
+        {"lead_source": "google_ads", "profile_data": {"tags": ["cfo", "board"]}},
+        {"lead_source": "google_ads", "profile_data": {"tags": ["cto"]}},
+    ]
+    leads = [Lead(company=cast.a.company, campaign=campaign, email=f"m{n}@acme-corp.com", first_name="Ann",
+                  last_name="Lee", **data) for n, data in enumerate(variants)]  # fmt: skip
+    shared = scoring.scorer_for(cast.a.company)
+    for lead in leads:
+        shared(lead)
+    fresh = []
+    for data in variants:
+        lead = Lead(company=cast.a.company, campaign=campaign, email="x@acme-corp.com", first_name="Ann",
+                    last_name="Lee", **data)  # fmt: skip
+        scoring.engine._load_scorer(cast.a.company)(lead)  # a new scorer: an empty memo
+        fresh.append(lead)
+    assert [(lead.score, lead.score_breakdown) for lead in leads] == [
+        (lead.score, lead.score_breakdown) for lead in fresh
+    ]
+    assert [lead.score for lead in leads][3:] == [28, 19, 18, 15]  # vip=True, vip=1, tag cfo, tag cto

@@ -8,9 +8,9 @@ class Command(BaseCommand):
     help = (
         "Create N realistic leads in a company, fast, for benchmarks and demos. The data is synthetic: "
         "leads are written in bulk, valid and with their match keys, but without history rows or "
-        "status-change rows, and with random scores (recalculate_scores applies the company's rules). "
+        "status-change rows, scored by the company's rules, with skewed statuses, countries, campaigns and owners. "
         "--duplicates-ratio R makes round(N*R) of the N leads near-duplicates of earlier ones; "
-        "--truth FILE lists those pairs as CSV original_id,duplicate_id."
+        "--truth FILE lists those pairs as CSV original_id,duplicate_id,kind (typo, nickname, swapped names, …)."
     )
 
     def add_arguments(self, parser):

@@ -1,0 +1,299 @@
+# ruff: noqa: S608 — SQL built from the constant table, column and trigger names below, never from input.
+"""Every difference between SQLite and PostgreSQL in how the lead data is stored, written, searched
+and planned, behind one set of functions: the rest of the project calls these and never asks which
+engine it runs on (``leads/tests/test_vendor.py`` checks that).
+
+* Statements: how many parameters one may carry (``parameter_limit``); the placeholder and cursor
+  for statements built by hand (``placeholder``, ``raw_cursor``); a prefix condition an index
+  answers (``starts_with_sql``); how a datetime is sent (``datetime_adapter``).
+* The page cache while a block of work runs (``page_cache_for``, ``page_cache_for_database``,
+  ``page_cache_at_most``): SQLite's cache belongs to the connection; PostgreSQL's shared buffers
+  belong to the server, so there these do nothing.
+* Full-text search over ``SEARCH_COLUMNS`` (what it finds is described in ``leads.search``):
+  SQLite's external-content FTS5 table kept current by triggers; PostgreSQL's GIN index over an
+  immutable ``tsvector`` expression (``ensure_search_index``, ``rebuild_search_index``,
+  ``search_ids_sql``), and new rows indexed once at the end of a large write instead of row by
+  row (``search_trigger_drop``, ``search_index_fill``).
+* Planner statistics (``refresh_statistics``): ``ANALYZE``, daily (django-q2) and after large loads.
+
+Functions without a ``connection`` argument use the default database, as their callers do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+from django_q.models import Schedule
+
+from crm.tasks import ensure_daily
+
+SEARCH_COLUMNS = ("first_name", "last_name", "email", "company_name", "job_title")
+SEARCH_TABLE, SEARCH_TRIGGER = "leads_lead_search", "leads_lead_search_ai"
+MAX_PAGE_CACHE_KIB = 1024 * 1024
+# ANALYZE holds SQLite's write lock while it reads every index: sampling about this many rows per
+# index keeps that short on a table of a million leads (SQLite's advice for PRAGMA optimize); the
+# planner needs the proportions, which a sample gives.
+SQLITE_ANALYSIS_ROWS = 10_000
+STATISTICS_SCHEDULE = "leads.vendor.daily-statistics"
+STATISTICS_TASK = "leads.vendor.refresh_statistics"
+
+
+def _sqlite(db=None) -> bool:
+    return (db or connection).vendor == "sqlite"
+
+
+# --- statements ------------------------------------------------------------------------------------
+
+
+def parameter_limit() -> int:
+    """Placeholders allowed in one statement (Django assumes SQLite's old default of 999)."""
+    if _sqlite():
+        connection.ensure_connection()
+        raw = connection.connection
+        return min(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766) if hasattr(raw, "getlimit") else 999
+    if connection.vendor == "postgresql":
+        return 65535
+    return connection.features.max_query_params or 999
+
+
+def uses_raw_cursor() -> bool:
+    """SQLite statements go to the DB-API connection with its own ``?`` placeholders: Django's
+    cursor would rewrite every ``%s`` of each many-thousand-parameter statement with a regex, which
+    costs more than SQLite's own work. (SQLite also gives a multi-row INSERT on that cursor
+    consecutive rowids.)"""
+    return _sqlite()
+
+
+def placeholder() -> str:
+    return "?" if uses_raw_cursor() else "%s"
+
+
+@contextmanager
+def raw_cursor() -> Iterator:
+    """A cursor for statements built with ``placeholder()``: the DB-API cursor on SQLite (errors
+    still wrapped as Django's), else Django's cursor without the debug wrapper (with DEBUG on it
+    would keep a rendered copy of every multi-megabyte statement)."""
+    connection.ensure_connection()
+    if not uses_raw_cursor():
+        with connection.make_cursor(connection.create_cursor()) as cursor:
+            yield cursor
+        return
+    cursor = connection.connection.cursor()
+    try:
+        with connection.wrap_database_errors:
+            yield cursor
+    finally:
+        cursor.close()
+
+
+def starts_with_sql(column: str, prefix: str) -> tuple[str, list]:
+    """``column`` starts with ``prefix`` (case counts), as (SQL condition, params) that an index on
+    the column answers: a range on SQLite (whose LIKE ignores case and so skips the index), LIKE
+    elsewhere. ``column`` is a quoted column reference, never user input."""
+    if _sqlite():
+        return f"{column} >= %s AND {column} < %s", [prefix, prefix + "\U0010ffff"]
+    return f"{column} LIKE %s ESCAPE '\\'", [f"{connection.ops.prep_for_like_query(prefix)}%"]
+
+
+def datetime_adapter() -> Callable[[dt.datetime], object]:
+    """A naive UTC datetime → the value the ORM sends for it. On SQLite with a UTC connection that
+    is ``str(value)``, several times cheaper than the general path."""
+    adapt = connection.ops.adapt_datetimefield_value
+    probe = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
+    if _sqlite() and adapt(probe.replace(tzinfo=dt.UTC)) == str(probe):
+        return str
+    return lambda value: adapt(value.replace(tzinfo=dt.UTC))
+
+
+# --- page cache ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def page_cache_for(kib: int) -> Iterator[None]:
+    """A page cache of ``kib`` KiB (at most 1 GiB; never smaller than configured) while a large
+    write runs: with the default 64 MiB a write into a table of a million leads spends much of its
+    time re-reading index pages and spilling dirty ones."""
+    with _sqlite_cache(lambda configured, database: max(configured, min(kib, MAX_PAGE_CACHE_KIB))):
+        yield
+
+
+@contextmanager
+def page_cache_for_database(at_most_kib: int) -> Iterator[None]:
+    """``page_cache_for`` the database's current size, up to ``at_most_kib``: the index pages the
+    new rows land in are read once instead of again and again (an import)."""
+    limit = min(at_most_kib, MAX_PAGE_CACHE_KIB)
+    with _sqlite_cache(lambda configured, database: max(configured, min(database, limit))):
+        yield
+
+
+@contextmanager
+def page_cache_at_most(kib: int) -> Iterator[None]:
+    """A page cache of at most ``kib`` KiB while a long read streams through the table (an
+    export): caching the pages it passes once would only grow the process by the configured
+    64 MiB; the operating system caches the file anyway."""
+    with _sqlite_cache(lambda configured, database: min(configured, kib)):
+        yield
+
+
+@contextmanager
+def _sqlite_cache(size_for: Callable[[int, int], int]) -> Iterator[None]:
+    """Run the block with ``PRAGMA cache_size`` set to ``size_for(configured KiB, database KiB)`` KiB."""
+    if not _sqlite():
+        yield
+        return
+    with connection.cursor() as cursor:
+        configured = cursor.execute("PRAGMA cache_size").fetchone()[0]
+        page_kib = cursor.execute("PRAGMA page_size").fetchone()[0] / 1024
+        database_kib = int(cursor.execute("PRAGMA page_count").fetchone()[0] * page_kib)
+        configured_kib = -configured if configured < 0 else int(configured * page_kib)
+        wanted = int(size_for(configured_kib, database_kib))
+        if wanted != configured_kib:
+            cursor.execute(f"PRAGMA cache_size = -{wanted}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(configured)}")
+
+
+# --- full-text search --------------------------------------------------------------------------------
+
+_cols = ", ".join(SEARCH_COLUMNS)
+_new = ", ".join(f"new.{c}" for c in SEARCH_COLUMNS)
+_old = ", ".join(f"old.{c}" for c in SEARCH_COLUMNS)
+
+SQLITE_SEARCH_CREATE = [
+    f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5({_cols}, content='leads_lead', content_rowid='id', "
+    "tokenize='unicode61 remove_diacritics 2')",
+    f"CREATE TRIGGER {SEARCH_TRIGGER} AFTER INSERT ON leads_lead BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END",
+    f"CREATE TRIGGER leads_lead_search_ad AFTER DELETE ON leads_lead BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); END",
+    f"CREATE TRIGGER leads_lead_search_au AFTER UPDATE OF {_cols} ON leads_lead BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, {_cols}) VALUES ('delete', old.id, {_old}); "
+    f"INSERT INTO {SEARCH_TABLE}(rowid, {_cols}) VALUES (new.id, {_new}); END",
+    f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('rebuild')",
+]
+
+# unaccent() is only STABLE (it reads its dictionary by name); naming the dictionary explicitly in an
+# IMMUTABLE wrapper is the documented way to index it.
+_PG_NORMALISE = (
+    "regexp_replace(lower(public.unaccent('public.unaccent'::regdictionary, {})), '[^[:alnum:]]+', ' ', 'g')"
+)
+PG_SEARCH_DOCUMENT = f"leads_search_document({_cols})"
+PG_SEARCH_CREATE = [
+    "CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public",
+    "CREATE OR REPLACE FUNCTION leads_search_document(text, text, text, text, text) RETURNS tsvector "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_tsvector('simple', "
+    + _PG_NORMALISE.format("concat_ws(' ', $1, $2, $3, $4, $5)")
+    + ") $$",
+    "CREATE OR REPLACE FUNCTION leads_search_query(text) RETURNS tsquery "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_tsquery('simple', "
+    "(SELECT string_agg(quote_literal(word) || ':*', ' & ') FROM regexp_split_to_table("
+    + _PG_NORMALISE.format("$1")
+    + ", ' ') AS word WHERE word <> '')) $$",
+    f"CREATE INDEX IF NOT EXISTS leads_lead_search_gin ON leads_lead USING gin ({PG_SEARCH_DOCUMENT})",
+]
+
+
+def ensure_search_index(db) -> bool:
+    """Create the search index (and on SQLite its triggers) in the database of connection ``db``
+    when missing (``post_migrate``); True when it was created."""
+    if db.vendor not in ("sqlite", "postgresql"):
+        return False
+    with db.cursor() as cursor:
+        if _sqlite(db):
+            cursor.execute("SELECT 1 FROM sqlite_master WHERE name = %s", [SEARCH_TABLE])
+        else:
+            cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'leads_lead_search_gin'")
+        if cursor.fetchone() is not None:
+            return False
+        for statement in SQLITE_SEARCH_CREATE if _sqlite(db) else PG_SEARCH_CREATE:
+            cursor.execute(statement)
+    return True
+
+
+def rebuild_search_index(db) -> None:
+    """Re-read every lead into the index of connection ``db`` after bulk loads that bypassed the
+    triggers (SQLite only: PostgreSQL's expression index is maintained by every insert)."""
+    if _sqlite(db):
+        with db.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('rebuild')")
+
+
+def search_ids_sql(words: list[str]) -> tuple[str, list]:
+    """The ids of the leads matching every one of ``words`` (lower-case, each a prefix) as
+    (SQL, params); the words travel as a bound parameter."""
+    if _sqlite():
+        match = " AND ".join(f'"{w}"*' for w in words)
+        return f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH %s", [match]
+    return f"SELECT id FROM leads_lead WHERE {PG_SEARCH_DOCUMENT} @@ leads_search_query(%s)", [" ".join(words)]
+
+
+def search_trigger_drop() -> str | None:
+    """Stop indexing new leads row by row, for a large write that indexes them once at the end
+    (``leads.bulkwrite.DeferredSearchIndex``). SQLite: drops the per-row insert trigger and returns
+    its SQL for ``search_index_fill``; inside the caller's transaction, which holds the write lock
+    and commits all at once, so no other connection sees it missing and a failed write restores it
+    with everything else. PostgreSQL: None (its expression index follows every insert)."""
+    if not _sqlite():
+        return None
+    with connection.cursor() as cursor:
+        found = cursor.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [SEARCH_TRIGGER]
+        ).fetchone()
+        if found is None:
+            return None
+        cursor.execute(f'DROP TRIGGER "{SEARCH_TRIGGER}"')
+    return found[0]
+
+
+def search_index_fill(ranges: Iterable[tuple[int, int]], trigger: str) -> None:
+    """Index the leads of the id ranges (first, last) in one ``INSERT … SELECT`` each (a quarter of
+    the per-row trigger's cost on a large table), then re-create ``trigger`` (from
+    ``search_trigger_drop``)."""
+    columns = ", ".join(connection.ops.quote_name(c) for c in SEARCH_COLUMNS)
+    with connection.cursor() as cursor:
+        for first, last in ranges:
+            cursor.execute(
+                f'INSERT INTO "{SEARCH_TABLE}"(rowid, {columns}) SELECT id, {columns} FROM "leads_lead" '
+                "WHERE id BETWEEN %s AND %s",
+                [first, last],
+            )
+        cursor.execute(trigger)
+
+
+# --- planner statistics ------------------------------------------------------------------------------
+
+
+def refresh_statistics(tables: Iterable[str] | None = None) -> list[str]:
+    """Bring the query planner's statistics up to date, so that it plans for the tables as they are
+    now (after a load of many rows it would otherwise keep plans made for a small table): ``ANALYZE``
+    of ``tables`` (default: the whole database), then on SQLite ``PRAGMA optimize``. Returns the
+    statements run. The target of the daily ``STATISTICS_SCHEDULE``."""
+    quote = connection.ops.quote_name
+    statements = ["ANALYZE"] if tables is None else [f"ANALYZE {quote(table)}" for table in tables]
+    with connection.cursor() as cursor:
+        if not _sqlite():
+            for statement in statements:
+                cursor.execute(statement)
+            return statements
+        limit = cursor.execute("PRAGMA analysis_limit").fetchone()[0]
+        cursor.execute(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_ROWS}")
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+            cursor.execute("PRAGMA optimize")
+        finally:
+            cursor.execute(f"PRAGMA analysis_limit = {int(limit)}")
+    return [*statements, "PRAGMA optimize"]
+
+
+def ensure_statistics_schedule(*, hour: int = 1) -> Schedule:
+    """Create (or update) the daily ``refresh_statistics`` run, an hour before the nightly
+    duplicate scan so that it plans with fresh statistics; returns the django-q2 Schedule."""
+    return ensure_daily(STATISTICS_SCHEDULE, STATISTICS_TASK, hour=hour)
