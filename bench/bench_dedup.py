@@ -41,8 +41,24 @@ CHECK_SAMPLE = 200  # leads the per-save check is timed on
 
 
 def _read_truth(path: Path) -> set[tuple[int, int]]:
+    return set(read_truth_kinds(path))
+
+
+def read_truth_kinds(path: Path) -> dict[tuple[int, int], str]:
+    """Planted pair (lower id first) → kind of variation (``leads.generate.KINDS``); files written
+    before the ``kind`` column existed give every pair the kind ``""``."""
     with path.open(encoding="utf-8") as source:
-        return {tuple(sorted((int(row["original_id"]), int(row["duplicate_id"])))) for row in csv.DictReader(source)}
+        return {
+            tuple(sorted((int(row["original_id"]), int(row["duplicate_id"])))): row.get("kind") or ""
+            for row in csv.DictReader(source)
+        }
+
+
+def _harness_truth(size: int) -> Path:
+    """Where ``bench/run.py`` keeps the planted pairs of its data set in the current database."""
+    import run as harness
+
+    return harness.truth_path(size)
 
 
 def dataset(size: int, *, company=None):
@@ -56,8 +72,8 @@ def dataset(size: int, *, company=None):
     from leads.generate import leads_generate, write_truth
     from leads.models import Lead
 
-    harness_truth = HERE / "data" / f"truth_{size}.csv"
-    if company is not None and harness_truth.exists():
+    harness_truth = _harness_truth(size) if company is not None else None
+    if harness_truth is not None and harness_truth.exists():
         return company, _read_truth(harness_truth)
     slug = f"dedup-{size}"
     company = Company.objects.filter(slug=slug).first() or services.company_create(
@@ -122,8 +138,10 @@ def dedup_scan(company, size: int, *, baselines: bool = True) -> dict:
     from leads import dedup
     from leads.models import DuplicateCandidate
 
+    on_harness = company is not None
     company, truth = dataset(size, company=company)
     DuplicateCandidate.objects.filter(company=company).delete()
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     scan = dedup.duplicates_scan(company=company)
     ours = time.perf_counter() - start
@@ -142,7 +160,13 @@ def dedup_scan(company, size: int, *, baselines: bool = True) -> dict:
         "planted": len(truth),
         "found": len(found),
         "phases": {key: round(value, 2) for key, value in timings.items() if key != "leads"},
+        # The machine's 1-minute load average before and after the scan: figures taken on a busy
+        # machine are slower than on a quiet one.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+    kinds = read_truth_kinds(_harness_truth(size)) if on_harness and _harness_truth(size).exists() else {}
+    if any(kinds.values()):
+        result["recall_by_kind"] = _recall_by_kind(kinds, found)
     if baselines:
         loop, loop_sample = _naive_loop_seconds(company, size)
         cdist, cdist_sample = _cdist_seconds(company, size)
@@ -159,6 +183,14 @@ def dedup_scan(company, size: int, *, baselines: bool = True) -> dict:
     return result
 
 
+def _recall_by_kind(kinds: dict[tuple[int, int], str], found: set[tuple[int, int]]) -> dict[str, float]:
+    """Planted variation kind → share of its pairs the scan found."""
+    planted: dict[str, list[bool]] = {}
+    for pair, kind in kinds.items():
+        planted.setdefault(kind, []).append(pair in found)
+    return {kind: round(sum(hits) / len(hits), 4) for kind, hits in sorted(planted.items())}
+
+
 # --- dedup_check ----------------------------------------------------------------------------------
 
 
@@ -167,7 +199,8 @@ def _probe(lead):
     from leads.models import Lead
 
     probe = Lead(company_id=lead.company_id)
-    for name in ("email_key", "phone_key", "profile_url_key", "company_key", "name_key", "custom_fields"):
+    for name in ("email_key", "phone_key", "profile_url_key", "company_key", "name_key", "custom_fields", "country",
+                 "job_title"):  # fmt: skip
         setattr(probe, name, getattr(lead, name))
     return probe
 

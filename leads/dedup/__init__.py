@@ -4,7 +4,9 @@ review queue (``queue``, ``services``, ``queries``) and merging them (``merge``,
 Contract used by ``leads.services`` on create and edit: ``check_before_save(lead, *, actor,
 allow_duplicates)`` before save and ``after_save(lead, matches, *, actor)`` after it, in the same
 transaction (see ``leads.dedup.matching``). Matching never compares all pairs: exact matches use
-stored, indexed keys and fuzzy ones only the leads that share a blocking key (``leads.dedup.keys``).
+stored, indexed keys and fuzzy ones only the leads that share a blocking key (``leads.dedup.keys``,
+``leads.dedup.names``). Leads created in bulk (an import) get the same treatment through
+``queue_new_leads(company, lead_ids)``.
 
 The merge modules are not imported here: they use ``leads.services``, which imports this package.
 """
@@ -25,8 +27,15 @@ from leads.dedup.keys import (
 )
 from leads.dedup.matching import after_save, check_before_save, find_matches, matches_for_data, matches_of
 from leads.dedup.queries import candidates_visible_to, duplicates_of, merges_visible_to
-from leads.dedup.queue import candidate_record, queue_created_since, queue_restore, queue_snapshot, regroup
-from leads.dedup.scan import Pair, ScanResult, duplicates_scan, find_candidates
+from leads.dedup.queue import (
+    candidate_record,
+    queue_created_since,
+    queue_pairs,
+    queue_restore,
+    queue_snapshot,
+    regroup,
+)
+from leads.dedup.scan import Pair, ScanResult, duplicates_scan, find_candidates, queue_new_leads
 from leads.dedup.services import RULE_FIELDS, candidate_dismiss, duplicate_rule_update
 
 __all__ = [
@@ -58,6 +67,8 @@ __all__ = [
     "matches_of",
     "merges_visible_to",
     "queue_created_since",
+    "queue_new_leads",
+    "queue_pairs",
     "queue_restore",
     "queue_snapshot",
     "regroup",

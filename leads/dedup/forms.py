@@ -6,10 +6,9 @@ from __future__ import annotations
 from django import forms
 
 from crm.models import Company
-from leads.config.forms import add_service_errors
 from leads.models import CustomField, DuplicateRule
 
-__all__ = ["DuplicateRuleForm", "MergeForm", "MergeSelectionForm", "add_service_errors"]
+__all__ = ["DuplicateRuleForm", "MergeForm", "MergeSelectionForm"]
 
 
 class MergeSelectionForm(forms.Form):

@@ -1,6 +1,13 @@
-"""Duplicate detection's vocabulary: the company's rule, the blocking keys of a lead (company
-"core", sorted person name, initials, corporate email domain) and how two leads' keys compare
-(``evaluate`` gives the reasons, ``contradiction`` what rules a pair out).
+"""Duplicate detection's vocabulary: the company's rule, what matching knows of a lead (``Keys``:
+its stored match keys plus the company "core", the person name with nicknames in their usual
+form, the corporate email domain, country and job title) and how two leads compare (``evaluate``
+gives the reasons, ``contradiction`` what rules a pair out).
+
+Two named leads are a fuzzy pair when their names are alike (``name_threshold``; nicknames, a swap
+of first and last name, an initial count, see ``leads.dedup.names``), something else ties them (a
+similar company, ``company_threshold``, or a company matching the other's email domain, or the
+same mailbox name at another domain) and the weighted agreement of every field both have (name,
+company, mailbox, country, job title) reaches ``MATCH_SCORE``.
 
 A similar name is never enough when an identifier contradicts it: different profile URLs,
 different phone numbers, or different mailboxes at the same company domain. Free-mail domains
@@ -11,12 +18,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 from crm.models import Company, Membership
 from crm.permissions import permissions_for
 from leads import normalize
+from leads.dedup import names
 from leads.models import DuplicateRule
 
 _FREE_MAIL = """
@@ -39,8 +48,8 @@ FREE_MAIL_DOMAINS = frozenset(_FREE_MAIL.split())
 GENERIC_COMPANY_WORDS = frozenset({"group", "holding", "holdings", "aktiebolag", "gruppe", "groupe", "grupo"})
 SHARED_DOMAIN_COMPANIES = 10  # a domain used by leads of more distinct companies is not a company's
 MAX_EXACT_GROUP = 50  # a key shared by more leads is paired star-wise (first lead ↔ each other)
-MAX_NAME_GROUP = 200  # larger groups of one person name are compared through the company blocks only
-MAX_BLOCK = 250  # a company with more leads is split into blocks by name initials
+MAX_BLOCK = 40  # a company with more named leads is split into blocks by the sound of each name word
+MAX_MAILBOX_GROUP = 20  # a mailbox name used by more leads (info, sales) ties nobody
 SMALL_BLOCK = 12  # blocks up to this size are compared pair by pair, larger ones with cdist
 CHECK_FUZZY_ROWS = 5000  # (id, name) rows the per-save check reads at most from its fuzzy blocks
 CHECK_EXACT_ROWS = 200  # leads sharing an exact key that the per-save check looks at, at most
@@ -50,6 +59,11 @@ EXACT_FIELDS = (("email_key", "email", "same email"), ("phone_key", "phone", "sa
                 ("profile_url_key", "profile_url", "same profile URL"))  # fmt: skip
 RULE_FLAGS = {"email_key": "match_email", "phone_key": "match_phone", "profile_url_key": "match_profile_url"}
 _SINGLE_LETTERS = re.compile(r"\b(?:[a-z] )+[a-z]\b")
+# How much each field weighs in a fuzzy pair's score: the weighted mean of the similarities (0–100)
+# of the fields both leads have. A mailbox name counts only when it is the same (one person has
+# several addresses); a different country or job title pulls the score down.
+WEIGHTS = {"name": 3, "company": 2, "mailbox": 2, "country": 1, "job_title": 1}
+MATCH_SCORE = 80  # the least score of a fuzzy pair of named leads
 
 
 # --- rules --------------------------------------------------------------------------------------
@@ -94,20 +108,19 @@ def company_core(company_key: str) -> str:
     return " ".join(words)
 
 
-def sorted_name(name_key: str) -> str:
-    """The person name with its words sorted, so 'smith john' and 'john smith' compare equal."""
-    return " ".join(sorted(name_key.split())) if name_key else ""
+@lru_cache(maxsize=65536)
+def domain_company(domain: str) -> str:
+    """The company an email domain names, as a company core: 'northwind-traders.co.uk' →
+    'northwind traders' (compared with the other lead's company when one of them has none)."""
+    labels = domain.split(".")[:-1]
+    if len(labels) > 1 and labels[-1] in ("co", "com", "org", "net", "ac", "gov", "edu"):
+        labels.pop()
+    return company_core(normalize.company_key(labels[-1].replace("-", " "))) if labels else ""
 
 
-def initials(name_key: str) -> tuple[str, str]:
-    words = name_key.split()
-    if not words:
-        return "", ""
-    return words[0][0], words[-1][0]
-
-
-def email_domain(email_key: str) -> str:
-    return email_key.rsplit("@", 1)[1] if "@" in email_key else ""
+@lru_cache(maxsize=4096)
+def title_key(job_title: str) -> str:
+    return normalize.fold(job_title)
 
 
 @dataclass(slots=True)
@@ -122,16 +135,28 @@ class Keys:
     name_key: str = ""
     custom: dict = field(default_factory=dict)
     core: str = ""
-    name: str = ""
-    domain: str = ""
+    name: str = ""  # the person name, nicknames in their usual form, words in a fixed order (names.canonical)
+    domain: str = ""  # the corporate email domain ('' for free mail)
+    country: str = ""
+    title: str = ""  # the job title, folded
 
     @classmethod
-    def build(cls, pk, email_key, phone_key, profile_url_key, company_key, name_key, custom=None, *, free=()):
-        domain = email_domain(email_key)
+    def build(cls, pk, email_key, phone_key, profile_url_key, company_key, name_key, custom=None, *, free=(),
+              country="", job_title=""):  # fmt: skip
+        domain = normalize.email_domain(email_key)
         return cls(
             pk or 0, email_key, phone_key, profile_url_key, company_key, name_key, custom or {},
-            company_core(company_key), sorted_name(name_key), "" if domain in free else domain,
+            company_core(company_key), names.canonical(name_key), "" if domain in free else domain,
+            country or "", title_key(job_title or ""),
         )  # fmt: skip
+
+    @property
+    def mailbox(self) -> str:
+        return names.email_name(self.email_key)
+
+    @property
+    def domain_company(self) -> str:
+        return domain_company(self.domain) if self.domain else ""
 
 
 # --- matches ------------------------------------------------------------------------------------
@@ -226,22 +251,71 @@ def contradiction(a: Keys, b: Keys, *, person: bool = True) -> str:
 
 
 def _fuzzy_reason(rule: DuplicateRule, a: Keys, b: Keys) -> Reason | None:
-    """Similar person name at a similar company; or, for a lead without a person name, a similar
+    """Two named leads: ``_person_reason``. Otherwise, for a lead without a person name, a similar
     company with the same corporate email domain. Never when an identifier contradicts it."""
+    if a.name and b.name:
+        return _person_reason(rule, a, b) if rule.match_name_company else None
     if not (a.core and b.core):
         return None
     company = 100.0 if a.core == b.core else fuzz.ratio(a.core, b.core, score_cutoff=rule.company_threshold)
     if not company:
         return None
     company_text = "same company" if company == 100 else f"company {_percent(company)}%"
-    if a.name and b.name:
-        if not rule.match_name_company:
-            return None
-        name = fuzz.ratio(a.name, b.name, score_cutoff=rule.name_threshold)
-        if not name or contradiction(a, b):
-            return None
-        score = _percent((2 * name + company) / 3)
-        return Reason("name_company", f"name {_percent(name)}% + {company_text}", min(score, 99))
     if rule.match_company_domain and a.domain and a.domain == b.domain and not contradiction(a, b, person=False):
         return Reason("company_domain", f"{company_text} + same email domain {a.domain}", min(_percent(company), 90))
     return None
+
+
+def _company(rule: DuplicateRule, a: Keys, b: Keys) -> tuple[float | None, str]:
+    """How alike the two leads' companies are (None: unknown for one of them) and, when alike
+    enough to tie the leads, how to say it. A lead without a company name is read from its
+    corporate email domain."""
+    if a.core and b.core:
+        similarity = 100.0 if a.core == b.core else fuzz.ratio(a.core, b.core)
+        if similarity < rule.company_threshold:
+            return similarity, ""
+        return similarity, "same company" if similarity == 100 else f"company {_percent(similarity)}%"
+    if not (a.core or b.core):
+        return None, ""  # two addresses at one domain are one mailbox (exact) or two people
+    one, other = (a.core or a.domain_company), (b.core or b.domain_company)
+    if not (one and other):
+        return None, ""
+    similarity = 100.0 if one == other else fuzz.ratio(one, other)
+    return (similarity, "company matches email domain") if similarity >= rule.company_threshold else (None, "")
+
+
+def _same_mailbox(a: Keys, b: Keys) -> bool:
+    """The same mailbox name at two addresses, unless it is a bare name ('ivan@…'), which many
+    people have."""
+    mailbox = a.mailbox
+    if not mailbox or mailbox != b.mailbox or a.email_key == b.email_key:
+        return False
+    return mailbox not in a.name_key.split() and mailbox not in b.name_key.split()
+
+
+def _person_reason(rule: DuplicateRule, a: Keys, b: Keys) -> Reason | None:
+    """Alike names (``name_threshold``) tied by a similar company or the same mailbox name, with
+    a weighted agreement of name, company, mailbox, country and job title of at least
+    ``MATCH_SCORE``: "name 92% (first and last swapped) + same company"."""
+    name = names.name_similarity(a.name_key, b.name_key)
+    if name.similarity < rule.name_threshold or contradiction(a, b):
+        return None
+    company, company_text = _company(rule, a, b)
+    mailbox = _same_mailbox(a, b)
+    ties = [text for text in (company_text, "same email name" if mailbox else "") if text]
+    if not ties:
+        return None
+    parts = [(WEIGHTS["name"], name.similarity)]
+    if company is not None:
+        parts.append((WEIGHTS["company"], company))
+    if mailbox:
+        parts.append((WEIGHTS["mailbox"], 100.0))
+    if a.country and b.country:
+        parts.append((WEIGHTS["country"], 100.0 if a.country == b.country else 0.0))
+    if a.title and b.title:
+        parts.append((WEIGHTS["job_title"], 100.0 if a.title == b.title else fuzz.token_sort_ratio(a.title, b.title)))
+    score = sum(weight * value for weight, value in parts) / sum(weight for weight, _ in parts)
+    if score < MATCH_SCORE:
+        return None
+    label = f"name {_percent(name.similarity)}%" + (f" ({name.note})" if name.note else "")
+    return Reason("name_company", " + ".join([label, *ties]), min(_percent(score), 99))

@@ -10,8 +10,11 @@
 
 Exact matches are equal stored, indexed keys (``email_key``, ``phone_key``, ``profile_url_key``)
 and the custom fields the company's rule names. Fuzzy candidates come only from leads that share a
-blocking key, read through the (company, key) indexes in one ``UNION`` statement and compared with
-rapidfuzz's ``extract`` and a ``score_cutoff`` — never all pairs.
+blocking key, read through the (company, key) indexes in one ``UNION`` statement — the same company
+(or the company the lead's email domain names) with a name sharing a word's initial, the name under
+any of its spellings (swapped, nicknames), the same mailbox at another domain — and compared with
+rapidfuzz's ``extract`` and a ``score_cutoff``, never all pairs. (Names alike only in sound, at
+another company, are the batch scan's to find: no index holds their sound.)
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from django.db.models import Q
 from rapidfuzz import fuzz, process
 
 from crm.models import Company, Membership
-from leads import normalize
+from leads import normalize, vendor
+from leads.dedup import names
 from leads.dedup.keys import (
     CHECK_CLOSE_NAMES,
     CHECK_EXACT_ROWS,
@@ -37,18 +41,19 @@ from leads.dedup.keys import (
     evaluate,
     exact_key_fields,
     free_mail_domains,
-    initials,
     rule_for,
 )
 from leads.dedup.queue import candidate_record
+from leads.keys import apply_keys
 from leads.models import CandidateSource, CandidateStatus, CustomField, DuplicateCandidate, DuplicateRule, Lead
 from leads.queries import leads_visible_to
 
 # --- the per-save check -------------------------------------------------------------------------
 
 KEY_COLUMNS = ("id", "email_key", "phone_key", "profile_url_key", "company_key", "name_key")
+MATCH_COLUMNS = (*KEY_COLUMNS, "country", "job_title")  # what matching reads of every lead it compares
 # What matching and its messages read of a candidate (not the scraped profile or the score detail).
-_MATCH_FIELDS = (*KEY_COLUMNS, "company_id", "merged_into_id", "is_deleted", "converted_at", "first_name", "last_name", "email", "phone", "profile_url", "custom_fields",
+_MATCH_FIELDS = (*MATCH_COLUMNS, "company_id", "merged_into_id", "is_deleted", "converted_at", "first_name", "last_name", "email", "phone", "profile_url", "custom_fields",
                  "owner__user__full_name", "owner__user__email")  # fmt: skip
 
 
@@ -56,42 +61,64 @@ def live_leads(company_id: int):
     return Lead.objects.filter(company_id=company_id, merged_into__isnull=True, is_deleted=False)
 
 
-def _arms(lead: Lead, rule: DuplicateRule, domain: str) -> tuple[list[tuple[str, list]], list[tuple[str, list]]]:
+def _initials(name_key: str) -> list[str]:
+    """The first letters of the name's words and of every spelling of them (Robert: r, b for Bob)."""
+    return sorted({word[0] for word in names.word_forms(name_key)})
+
+
+def _arms(lead: Lead, rule: DuplicateRule, probe: Keys) -> tuple[list[tuple[str, list]], list[tuple[str, list]]]:
     """The per-save check's lookups as (SQL condition, parameters), exact ones then fuzzy blocks.
 
-    Exact: each enabled key. Fuzzy blocks: the same company narrowed to names sharing the first or
-    the last name's initial (as in the batch scan; the narrowing runs inside the database), the same
-    person name, and nameless leads of the same company and corporate domain."""
+    Exact: each enabled key. Fuzzy blocks: the same company (by its key, its core or the company
+    the email domain names) narrowed to names with a word sharing an initial (the narrowing runs
+    inside the database), the name under any of its spellings, the same mailbox at another domain,
+    and nameless leads of the same company and corporate domain."""
     like = connection.ops.prep_for_like_query
     exact = [(f"{key} = %s", [getattr(lead, key)]) for key in exact_key_fields(rule) if getattr(lead, key)]
     fuzzy = []
-    if lead.company_key and rule.match_name_company and lead.name_key:
-        first, last = initials(lead.name_key)
-        fuzzy.append(("company_key = %s AND (name_key LIKE %s ESCAPE '\\' OR name_key LIKE %s ESCAPE '\\')",
-                      [lead.company_key, f"{like(first)}%", f"% {like(last)}%"]))  # fmt: skip
-        fuzzy.append(("name_key = %s", [lead.name_key]))
-    if lead.company_key and rule.match_company_domain and domain:
+    if rule.match_name_company and lead.name_key:
+        companies = sorted({key for key in (lead.company_key, probe.core, probe.domain_company) if key})
+        if companies:
+            starts = [f"{like(letter)}%" for letter in _initials(lead.name_key)]
+            words = " OR ".join(["name_key LIKE %s ESCAPE '\\'"] * len(starts) * 2)
+            fuzzy.append((f"company_key IN ({', '.join(['%s'] * len(companies))}) AND ({words})",
+                          [*companies, *starts, *(f"% {start}" for start in starts)]))  # fmt: skip
+        variants = names.name_variants(lead.name_key)
+        fuzzy.append((f"name_key IN ({', '.join(['%s'] * len(variants))})", variants))
+        local = lead.email_key.partition("@")[0]
+        if probe.mailbox and local:
+            fuzzy.append(vendor.starts_with_sql("email_key", f"{local}@"))
+    if lead.company_key and rule.match_company_domain and probe.domain:
         nameless = " AND name_key = ''" if lead.name_key else ""
         fuzzy.append((f"company_key = %s{nameless} AND email_key LIKE %s ESCAPE '\\'",
-                      [lead.company_key, f"%@{like(domain)}"]))  # fmt: skip
+                      [lead.company_key, f"%@{like(probe.domain)}"]))  # fmt: skip
     return exact, fuzzy
 
 
+def union_sql(company_id: int, arms: list[tuple[str, list]], columns, *, exclude: int = 0, live: bool = False):
+    """``SELECT … WHERE arm1 UNION SELECT … WHERE arm2 …`` over the company's leads, as (sql,
+    params): each arm is planned on its own (company, key) index, where an ``OR`` of the arms would
+    make SQLite scan the company. Raw SQL because building it through the ORM costs more than
+    running it. ``live``: tombstones and deleted leads left out."""
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    head = f"SELECT {', '.join(columns)} FROM {table} WHERE company_id = %s AND id <> %s AND "  # noqa: S608
+    base = [company_id, exclude]
+    if live:
+        head += "merged_into_id IS NULL AND is_deleted = %s AND "
+        base.append(False)
+    sql = " UNION ".join(f"{head}({condition})" for condition, _ in arms)
+    return sql, [value for _, arm_params in arms for value in (*base, *arm_params)]
+
+
 def _select(lead: Lead, arms: list[tuple[str, list]], columns: tuple[str, ...], limit: int) -> list[tuple]:
-    """``SELECT … WHERE arm1 UNION SELECT … WHERE arm2 …`` in one statement: each arm is planned on
-    its own (company, key) index, where an ``OR`` of the arms would make SQLite scan the company.
-    Raw SQL because building it through the ORM costs more than running it."""
+    """The rows of the arms' union, at most ``limit``. Tombstones and deleted leads are left out in
+    the second step, so that with an index on (company, company_key, name_key) this step reads the
+    index alone."""
     if not arms:
         return []
-    table = connection.ops.quote_name(Lead._meta.db_table)
-    # Tombstones and deleted leads are left out in the second step, so that with an index on
-    # (company, company_key, name_key) this step reads the index alone.
-    head = f"SELECT {', '.join(columns)} FROM {table} WHERE company_id = %s AND id <> %s AND "  # noqa: S608
-    base = [lead.company_id, lead.pk or 0]
-    sql = " UNION ".join(head + condition for condition, _ in arms) + f" LIMIT {int(limit)}"
-    params = [value for _, arm_params in arms for value in (*base, *arm_params)]
+    sql, params = union_sql(lead.company_id, arms, columns, exclude=lead.pk or 0)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"{sql} LIMIT {int(limit)}", params)
         return cursor.fetchall()
 
 
@@ -111,19 +138,30 @@ def _custom_ids(lead: Lead, rule: DuplicateRule) -> list[int]:
 
 def _close_names(probe: Keys, rows: list[tuple[int, str]], cutoff: int) -> list[int]:
     """The ids of the fuzzy-block rows (id, name key) worth a full look: similar person names
-    (compared in one vectorised call) and rows where one side has no person name."""
+    (compared in one vectorised call, nicknames in their usual form and words in a fixed order),
+    names known in part (compared word by word) and rows where one side has no person name."""
     if not probe.name_key:
         return [pk for pk, _ in rows]
-    close = process.extract(probe.name_key, [name for _, name in rows], scorer=fuzz.token_sort_ratio,
+    close = process.extract(probe.name, [names.canonical(name) for _, name in rows], scorer=fuzz.ratio,
                             score_cutoff=cutoff, limit=CHECK_CLOSE_NAMES)  # fmt: skip
-    picked = {index for _, _, index in close} | {index for index, (_, name) in enumerate(rows) if not name}
+    picked = {index for _, _, index in close}
+    word_by_word = names.word_by_word(probe.name_key)
+    for index, (_, name) in enumerate(rows):
+        if not name or (
+            index not in picked and (word_by_word or names.word_by_word(name)) and _alike(probe, name, cutoff)
+        ):
+            picked.add(index)
     return [rows[index][0] for index in sorted(picked)]
+
+
+def _alike(probe: Keys, name_key: str, cutoff: int) -> bool:
+    return names.name_similarity(probe.name_key, name_key).similarity >= cutoff
 
 
 def _candidate_ids(lead: Lead, rule: DuplicateRule, probe: Keys) -> list[int]:
     """The leads worth a full look, in two cheap steps: ids from the exact keys' indexes, and
     (id, name) from the fuzzy blocks, of which only the close names are kept."""
-    exact, fuzzy = _arms(lead, rule, probe.domain)
+    exact, fuzzy = _arms(lead, rule, probe)
     ids = [pk for (pk,) in _select(lead, exact, ("id",), CHECK_EXACT_ROWS)]
     if rule.custom_field_keys:
         ids += _custom_ids(lead, rule)
@@ -133,7 +171,8 @@ def _candidate_ids(lead: Lead, rule: DuplicateRule, probe: Keys) -> list[int]:
 
 def _keys_of_lead(lead: Lead, free) -> Keys:
     return Keys.build(lead.pk, lead.email_key, lead.phone_key, lead.profile_url_key, lead.company_key,
-                      lead.name_key, lead.custom_fields, free=free)  # fmt: skip
+                      lead.name_key, lead.custom_fields, free=free, country=lead.country,
+                      job_title=lead.job_title)  # fmt: skip
 
 
 def _found(lead: Lead, rule: DuplicateRule | None = None) -> list[tuple[Lead, list[Reason]]]:
@@ -213,10 +252,10 @@ def _exact_error(matches: list[Match]) -> ValidationError:
                 hidden[reason.field].add(reason.label.removeprefix("same "))
     errors: dict[str, list[str]] = defaultdict(list)
     for field_name, labels in by_field.items():
-        errors[field_name] = [f"{label[:1].upper()}{label[1:]} as {_listed(names)}." for label, names in labels.items()]
-    for field_name, names in hidden.items():
+        errors[field_name] = [f"{label[:1].upper()}{label[1:]} as {_listed(leads)}." for label, leads in labels.items()]
+    for field_name, keys in hidden.items():
         errors[field_name] += [
-            f"A lead you cannot see already has this {name}; ask your manager." for name in sorted(names)
+            f"A lead you cannot see already has this {key}; ask your manager." for key in sorted(keys)
         ]
     return ValidationError(dict(errors))
 
@@ -247,17 +286,17 @@ def after_save(lead: Lead, matches: list[Match], *, actor: Membership | None) ->
         )
 
 
+_FORM_FIELDS = ("email", "phone", "profile_url", "company_name", "first_name", "last_name", "job_title")
+
+
 def matches_for_data(company: Company, data, *, actor: Membership | None, lead: Lead | None = None) -> list[Match]:
     """The possible duplicates of a lead as a form describes it (not saved, nothing raised): what
     the create and edit forms show next to their errors. ``data`` holds the form's raw values."""
     get = data.get
-    probe = Lead(company=company, pk=lead.pk if lead is not None else None)
-    country = (get("country") or (lead.country if lead else "") or company.default_country or "").strip().upper()
-    probe.email_key = normalize.email_key(get("email") or "")
-    probe.phone_key = normalize.phone_key(get("phone") or "", country)
-    probe.profile_url_key = normalize.profile_url_key(get("profile_url") or "")
-    probe.company_key = normalize.company_key(get("company_name") or "")
-    probe.name_key = normalize.name_key(get("first_name") or "", get("last_name") or "")
+    country = normalize.country_code(get("country") or "") or (lead.country if lead else "") or company.default_country
+    probe = Lead(company=company, pk=lead.pk if lead is not None else None, country=country,
+                 **{name: (get(name) or "").strip() for name in _FORM_FIELDS})  # fmt: skip
+    apply_keys(probe)
     probe.custom_fields = {key[3:]: value for key, value in data.items() if key.startswith("cf_") and value}
     if not (probe.email_key or probe.phone_key or probe.profile_url_key or probe.company_key):
         return []

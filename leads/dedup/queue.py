@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Q
+from django.utils import timezone
 
 from leads.dedup.keys import Reason
 from leads.models import CandidateStatus, DuplicateCandidate
@@ -61,6 +62,37 @@ def candidate_record(
         return candidate
     DuplicateCandidate.objects.filter(pk=candidate.pk).update(**payload)
     return candidate
+
+
+def queue_pairs(*, company_id: int, pairs: list[tuple[int, int, list[Reason]]], source: str) -> tuple[int, int]:
+    """``candidate_record`` for many pairs ((a, b, reasons), a < b) in a fixed number of statements:
+    new pairs created, pending ones refreshed, reviewed ones left as they are, and the groups of
+    every pending pair they touch recomputed. Returns (created, refreshed)."""
+    if not pairs:
+        return 0, 0
+    lead_ids = sorted({lead for a, b, _ in pairs for lead in (a, b)})
+    wanted = {(a, b) for a, b, _ in pairs}
+    known = DuplicateCandidate.objects.filter(company_id=company_id, lead_a_id__in=lead_ids)
+    existing = {
+        (a, b): (pk, status)
+        for pk, a, b, status in known.values_list("pk", "lead_a_id", "lead_b_id", "status")
+        if (a, b) in wanted
+    }
+    new, changed, now = [], [], timezone.now()
+    for a, b, reasons in pairs:
+        payload = {"score": max(r.score for r in reasons), "reasons": [r.as_dict() for r in reasons],
+                   "is_exact": any(r.exact for r in reasons)}  # fmt: skip
+        pk, status = existing.get((a, b), (None, CandidateStatus.PENDING))
+        if pk is None:
+            new.append(DuplicateCandidate(company_id=company_id, lead_a_id=a, lead_b_id=b, source=source,
+                                          group_key=a, found_at=now, **payload))  # fmt: skip
+        elif status == CandidateStatus.PENDING:
+            changed.append(DuplicateCandidate(pk=pk, **payload))
+    DuplicateCandidate.objects.bulk_create(new, batch_size=2000)
+    DuplicateCandidate.objects.bulk_update(changed, ["score", "reasons", "is_exact"], batch_size=1000)
+    touching = _pending(company_id).filter(Q(lead_a_id__in=lead_ids) | Q(lead_b_id__in=lead_ids))
+    regroup(company_id, set(touching.values_list("group_key", flat=True)))
+    return len(new), len(changed)
 
 
 def _join_groups(company_id: int, lead_ids: list[int]) -> None:

@@ -3,14 +3,12 @@ and the nightly schedule that keeps every company's review queue current."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.utils import timezone
-from django_q.models import Schedule
+from django.db import transaction
 
 from crm.models import Company
-from crm.tasks import enqueue
+from crm.tasks import enqueue, ensure_daily
 from leads import dedup
+from leads.bulkwrite import id_ranges
 
 SCHEDULE_NAME = "leads.dedup.nightly-scan"
 SCAN_ALL = "leads.dedup.tasks.scan_all_companies"
@@ -34,6 +32,33 @@ def scan_all_companies() -> int:
     return len(ids)
 
 
+# Above this many new leads, one pass over the whole company (the nightly scan's) is cheaper than
+# looking up each new lead's neighbours.
+NEW_LEADS_SCAN_ABOVE = 10_000
+
+
+def check_new_leads(company_id: int, ranges: list[list[int]]) -> dict:
+    """Queue the possible duplicates of leads created in bulk (an import: ``ranges`` of their ids)
+    for review, as the per-save check does for a form's lead; a large batch runs the company's scan."""
+    company = Company.objects.filter(pk=company_id).first()
+    if company is None:
+        return {"company": company_id, "found": 0}
+    ids = [pk for start, end in ranges for pk in range(start, end + 1)]
+    if len(ids) > NEW_LEADS_SCAN_ABOVE:
+        return scan_company(company_id)
+    return {"company": company_id, "leads": len(ids), "found": len(dedup.queue_new_leads(company, ids))}
+
+
+def queue_check_new_leads(company_id: int, lead_ids: list[int], *, name: str) -> None:
+    """``check_new_leads`` in the background once the caller's transaction has committed (the
+    worker must see the new leads); an import runs as fast as before and the review queue has its
+    new pairs seconds later, not at the next nightly scan."""
+    if not lead_ids:
+        return
+    ranges = id_ranges(lead_ids)
+    transaction.on_commit(lambda: enqueue("leads.dedup.tasks.check_new_leads", company_id, ranges, name=name))
+
+
 def queue_scan(company_id: int) -> None:
     """Scan in the background (in the caller's thread when django-q2 runs in sync mode, as in tests)."""
     enqueue("leads.dedup.tasks.scan_company", company_id, name=f"dedup-scan-{company_id}")
@@ -41,12 +66,4 @@ def queue_scan(company_id: int) -> None:
 
 def ensure_schedule(*, hour: int = 2):
     """Create (or update) the nightly scan of every company; returns the django-q2 Schedule."""
-    now = timezone.localtime()
-    next_run = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if next_run <= now:
-        next_run += dt.timedelta(days=1)
-    schedule, _ = Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={"func": SCAN_ALL, "schedule_type": Schedule.DAILY, "repeats": -1, "next_run": next_run},
-    )
-    return schedule
+    return ensure_daily(SCHEDULE_NAME, SCAN_ALL, hour=hour)

@@ -14,11 +14,12 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from crm.forms import add_service_errors, error_text
 from crm.http import is_htmx, safe_next
 from crm.permissions import tenant_view
 from leads import dedup
 from leads.dedup import merge, undo
-from leads.dedup.forms import DuplicateRuleForm, MergeForm, MergeSelectionForm, add_service_errors
+from leads.dedup.forms import DuplicateRuleForm, MergeForm, MergeSelectionForm
 from leads.dedup.tasks import queue_scan
 from leads.models import Lead
 
@@ -93,7 +94,7 @@ def dismiss(request, company_slug, candidate_id):
     try:
         dedup.candidate_dismiss(actor=request.membership, candidate=candidate)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_text(error, labelled=False))
     else:
         if is_htmx(request):
             return HttpResponse(
@@ -206,7 +207,7 @@ def merge_undo(request, company_slug, merge_id):
     try:
         record = undo.merge_undo(actor=request.membership, record=record)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_text(error, labelled=False))
     else:
         messages.success(request, f"Merge #{record.pk} undone: the merged leads are back with their own records.")
         for line in record.undo_report:

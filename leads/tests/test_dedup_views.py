@@ -317,8 +317,8 @@ def test_find_duplicates_prints_one_json_object_per_pair(cast):
     DuplicateCandidate.objects.all().delete()
     out = StringIO()
     call_command("find_duplicates", "--company", "alpha", "--json", stdout=out)
-    assert json.loads(out.getvalue()) == [{"lead_a": first.pk, "lead_b": second.pk, "score": 93, "reasons": [
-        {"code": "name_company", "label": "name 89% + same company", "score": 93}]}]  # fmt: skip
+    assert json.loads(out.getvalue()) == [{"lead_a": first.pk, "lead_b": second.pk, "score": 94, "reasons": [
+        {"code": "name_company", "label": "name 89% + same company", "score": 94}]}]  # fmt: skip
     assert DuplicateCandidate.objects.filter(status=CandidateStatus.PENDING).count() == 1
 
 
@@ -340,7 +340,7 @@ def test_find_duplicates_dry_run_leaves_the_queue_alone_and_summarises(cast):
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("scanned 2 leads of Alpha in ")
     assert lines[0].endswith(": 1 candidate pairs")
-    assert lines[1].endswith("93  name 89% + same company")
+    assert lines[1].endswith("94  name 89% + same company")
     assert not DuplicateCandidate.objects.exists()
 
 
