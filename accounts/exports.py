@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from accounts.listing import LISTINGS
+from crm.forms import error_text
 from crm.listing import filter_params
 from crm.permissions import tenant_view
 from leads.transfer.cells import CONTENT_TYPES, text_cell
@@ -78,7 +79,7 @@ def export_view(request, company_slug):
             raise ValidationError({"format": f"Choose one of {', '.join(FORMATS)}."})
         headers, rows = export_rows(kind, request.membership, request.GET)
     except ValidationError as error:
-        messages.error(request, "Export not possible: " + " ".join(error.messages))
+        messages.error(request, "Export not possible: " + error_text(error))
         return redirect("accounts:account_list", company_slug=company_slug)
     name = f"{kind}-{request.company.slug}-{timezone.now():%Y%m%d-%H%M%S}.{file_format}"
     if file_format == "xlsx":

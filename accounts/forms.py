@@ -1,5 +1,5 @@
 """Forms only parse and render; the services validate and write (their errors are put back on the
-fields with ``leads.forms.apply_service_errors``). Foreign-key choices are the company's rows the
+fields with ``crm.forms.add_service_errors``). Foreign-key choices are the company's rows the
 member can see."""
 
 from __future__ import annotations

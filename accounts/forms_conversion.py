@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from accounts.conversion import AccountMatch
 from accounts.models_qualification import BANT, MEDDICC, Qualification, QualificationSettings, RiskScore
 from accounts.qualification import LABELS, MAX_ANSWER, SETTINGS_FIELDS, bant_prefill
-from leads.forms import apply_service_errors
+from crm.forms import add_service_errors
 from leads.models import Lead
 
 NEW = "new"
@@ -19,10 +19,8 @@ NEW = "new"
 def put_service_errors(form: forms.Form, error: ValidationError, rename: dict[str, str] | None = None) -> None:
     """A service's field errors on the form's fields (``opportunity.amount`` → ``opportunity_amount``,
     and the names in ``rename``)."""
-    renamed: dict[str, list[str]] = {}
-    for name, messages in error.message_dict.items():
-        renamed.setdefault((rename or {}).get(name, name.replace(".", "_")), []).extend(messages)
-    apply_service_errors(form, ValidationError(renamed))
+    names = {name: (rename or {}).get(name, name.replace(".", "_")) for name in getattr(error, "error_dict", {})}
+    add_service_errors(form, error, rename=names)
 
 
 class QualificationForm(forms.Form):

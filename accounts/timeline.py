@@ -1,19 +1,41 @@
 """One timeline for any account, contact or opportunity: field changes, stage changes and logged
 interactions merged newest first. An account's also holds its contacts', its opportunities' and the
-entries of the leads that became it (``leads.timeline.lead_timeline``), each marked with its source."""
+entries of the leads that became it (``leads.timeline.lead_timeline``), each marked with its source.
+
+Every entry reads as a sentence through ``leads.timeline``'s one registry: change reasons and event
+names through ``describe`` (the accounts' labels are in ``accounts.timeline_labels``), field names
+through ``field_label`` and stored values through ``display_value``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
 from django.urls import reverse
 
-from accounts.models import Account, Opportunity, OpportunityStageChange
-from crm.models import Activity, ActivityKind
-from leads.timeline import MAX_ENTRIES, Entry, lead_timeline
+from accounts.models import Account, Contact, Opportunity, OpportunityStageChange
+from crm.models import Activity, ActivityKind, Membership
+from leads.timeline import (
+    MAX_ENTRIES,
+    SYSTEM,
+    Entry,
+    activity_sentence,
+    describe,
+    label_for,
+    lead_timeline,
+    row_changes,
+)
 
+# Keys and timestamps kept for the code; the stage and its probability have their own entries.
 HIDDEN_FIELDS = {"domain_key", "company_key", "email_key", "stage_changed_at", "closed_at", "stage", "probability"}
+# What a history row reads as when its reason is missing or unknown: (its first row, a later one).
+DEFAULT_REASONS = {
+    Account: ("accounts.account.created", "accounts.account.changed"),
+    Contact: ("accounts.contact.created", "accounts.contact.changed"),
+    Opportunity: ("accounts.opportunity.created", "accounts.opportunity.changed"),
+}
 
 
 @dataclass
@@ -26,28 +48,54 @@ class Item:
 
 
 def _who(user) -> str:
-    return str(user) if user else "System"
+    return str(user) if user else SYSTEM
+
+
+class _Names(Mapping):
+    """Foreign-key field name → {id: name} for the ids the history rows hold (owner, account, primary
+    contact, lead …), each field's read on first use: only a field that changed costs a query."""
+
+    def __init__(self, model: type[Model], rows):
+        self.fields = {f.name: f for f in model._meta.concrete_fields if f.is_relation and f.name != "company"}
+        self.rows, self.loaded = rows, {}
+
+    def __getitem__(self, name: str) -> dict:
+        if name not in self.loaded:
+            model_field = self.fields[name]
+            ids = {getattr(row, model_field.attname) for row in self.rows} - {None}
+            related = model_field.related_model.objects.filter(pk__in=ids)
+            if model_field.related_model is Membership:
+                self.loaded[name] = {m.pk: m.display_name for m in related.select_related("user")}
+            else:
+                self.loaded[name] = {obj.pk: str(obj) for obj in related}
+        return self.loaded[name]
+
+    def __iter__(self):
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
 
 
 def _history_entries(obj) -> list[Entry]:
+    model = type(obj)
+    created, changed = (label_for(reason) for reason in DEFAULT_REASONS[model])
     rows = list(obj.history.order_by("history_date", "history_id").select_related("history_user"))
+    lookups = _Names(model, rows)
     entries, previous = [], None
     for row in rows:
-        reason = row.history_change_reason or ""
+        who, reason = _who(row.history_user), row.history_change_reason or ""
         if previous is None:
-            entries.append(Entry("system", row.history_date, _who(row.history_user), "created it", note=reason))
+            title, note, alone = describe(reason, default=created)
+            entries.append(Entry("system", row.history_date, who, title, note=note, reason=reason, alone=alone))
         else:
-            delta = row.diff_against(previous, excluded_fields=HIDDEN_FIELDS)
-            changes = [(c.field.replace("_", " "), _text(c.old), _text(c.new)) for c in delta.changes]
+            changes, values = row_changes(row, previous, lookups, model=model, hidden=HIDDEN_FIELDS)
             if changes:
-                entries.append(Entry("change", row.history_date, _who(row.history_user), "changed", changes=changes,
-                                     note=reason))  # fmt: skip
+                title, note, alone = describe(reason, values, default=changed)
+                entries.append(Entry("change", row.history_date, who, title, changes=changes, note=note,
+                                     reason=reason, alone=alone))  # fmt: skip
         previous = row
     return entries
-
-
-def _text(value) -> str:
-    return "—" if value in (None, "") else str(value)
 
 
 def _stage_entries(opportunity: Opportunity) -> list[Entry]:
@@ -56,7 +104,7 @@ def _stage_entries(opportunity: Opportunity) -> list[Entry]:
         "from_stage", "to_stage", "changed_by__user"
     )
     for change in changes:
-        who = str(change.changed_by.user) if change.changed_by else "System"
+        who = str(change.changed_by.user) if change.changed_by else SYSTEM
         if change.from_stage is None:
             title = f"started in {change.to_stage.name} ({change.probability} %)"
         elif change.from_stage_id == change.to_stage_id:
@@ -74,13 +122,10 @@ def _activity_entries(obj) -> list[Entry]:
     entries = []
     for activity in activities:
         kind = "system" if activity.kind == ActivityKind.SYSTEM else "interaction"
-        title = (
-            activity.subject
-            if kind == "system"
-            else f"logged a {activity.get_kind_display().lower()}: {activity.subject}"
-        )
+        title, note, alone = activity_sentence(activity)
         entries.append(Entry(kind, activity.occurred_at, _who(activity.owner.user if activity.owner else None), title,
-                             body=activity.notes, note=activity.get_outcome_display(), obj=activity))  # fmt: skip
+                             body=activity.notes, note=note, obj=activity, reason=activity.event,
+                             alone=alone))  # fmt: skip
     return entries
 
 

@@ -24,10 +24,11 @@ from accounts.pipeline import board, time_in_stage
 from accounts.queries import contacts_visible_to, opportunities_visible_to, stages_of
 from accounts.timeline import record_timeline
 from accounts.validation import default_currency
-from crm.http import is_htmx
+from crm.forms import error_text, form_error_text
+from crm.http import is_htmx, safe_next
 from crm.listing import filter_params
 from crm.permissions import tenant_view
-from leads.forms import apply_service_errors
+from crm.views_helpers import NOT_ALLOWED, act, form_flow
 
 
 @dataclass(frozen=True)
@@ -114,20 +115,18 @@ def _form_page(request, kind: Kind, obj=None):
     if initial:
         form_kwargs["initial"] = initial
     form = kind.form(request.POST or None, **form_kwargs)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if obj is None:
-                obj = kind.create(actor=request.membership, company=request.company, data=form.service_data())
-            else:
-                kind.update(actor=request.membership, data=form.service_data(), **{kind.singular: obj})
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        except PermissionDenied as error:
-            form.add_error(None, str(error) or "You may not make this change.")
-        else:
-            messages.success(request, f"{kind.singular.capitalize()} saved.")
-            return redirect(kind.url("detail", obj))
-    return render(request, "accounts/record_form.html", {"form": form, "kind": kind, "object": obj})
+
+    def save():
+        if obj is None:
+            return kind.create(actor=request.membership, company=request.company, data=form.service_data())
+        kind.update(actor=request.membership, data=form.service_data(), **{kind.singular: obj})
+        return obj
+
+    return form_flow(
+        request, form, save, success=f"{kind.singular.capitalize()} saved.",
+        next_url=lambda saved: kind.url("detail", saved), template="accounts/record_form.html",
+        context={"kind": kind, "object": obj},
+    )  # fmt: skip
 
 
 @tenant_view("accounts.add")
@@ -162,12 +161,9 @@ def opportunity_edit(request, company_slug, opportunity_id):
 
 def _delete(request, kind: Kind, pk: int):
     obj = _record(request, kind, pk)
-    try:
-        kind.delete(actor=request.membership, **{kind.singular: obj})
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    if not act(request, lambda: kind.delete(actor=request.membership, **{kind.singular: obj}),
+               f"{kind.singular.capitalize()} {obj} deleted."):  # fmt: skip
         return redirect(kind.url("detail", obj))
-    messages.success(request, f"{kind.singular.capitalize()} {obj} deleted.")
     return redirect(reverse(f"accounts:{kind.singular}_list", kwargs={"company_slug": request.company.slug}))
 
 
@@ -234,14 +230,10 @@ def _log_activity(request, kind: Kind, pk: int):
     obj = _record(request, kind, pk)
     form = RecordActivityForm(request.POST)
     if form.is_valid():
-        try:
-            services.activity_log(actor=request.membership, record=obj, **form.cleaned_data)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, "Interaction logged.")
+        act(request, lambda: services.activity_log(actor=request.membership, record=obj, **form.cleaned_data),
+            "Interaction logged.")  # fmt: skip
     else:
-        messages.error(request, " ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(request, form_error_text(form))
     return redirect(kind.url("detail", obj))
 
 
@@ -303,7 +295,7 @@ def opportunity_move(request, company_slug, opportunity_id):
     """Move a card: htmx answers with the refreshed board; without JavaScript, a redirect back."""
     opportunity = _record(request, KINDS["opportunities"], opportunity_id)
     form = StageMoveForm(request.POST, company_id=request.company.pk)
-    error_text = ""
+    problem = ""
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -312,21 +304,20 @@ def opportunity_move(request, company_slug, opportunity_id):
                 probability=data["probability"] or None, note=data["note"], lost_reason=data["lost_reason"] or None,
             )  # fmt: skip
         except ValidationError as error:
-            error_text = " ".join(f"{k.replace('_', ' ')}: {' '.join(v)}" for k, v in error.message_dict.items())
+            problem = error_text(error, form=form)
         except PermissionDenied as error:
-            error_text = str(error) or "You may not make this change."
+            problem = str(error) or NOT_ALLOWED
     else:
-        error_text = "Choose a stage of this pipeline."
+        problem = "Choose a stage of this pipeline."
     if is_htmx(request):
         context = _board_context(request)
-        context["move_error"] = f"{opportunity.name}: {error_text}" if error_text else ""
+        context["move_error"] = f"{opportunity.name}: {problem}" if problem else ""
         return render(request, "accounts/partials/board.html", context, status=200)
-    if error_text:
-        messages.error(request, f"{opportunity.name}: {error_text}")
+    if problem:
+        messages.error(request, f"{opportunity.name}: {problem}")
     else:
         messages.success(request, f"{opportunity.name} moved.")
-    back = request.POST.get("next", "")
-    return redirect(back if back.startswith("/c/") else kind_url_detail(opportunity))
+    return redirect(safe_next(request, kind_url_detail(opportunity)))
 
 
 def kind_url_detail(opportunity: Opportunity) -> str:

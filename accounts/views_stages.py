@@ -13,8 +13,8 @@ from accounts import services
 from accounts.forms import StageForm
 from accounts.models import Stage
 from accounts.queries import stages_of
+from crm.forms import add_service_errors, error_text
 from crm.permissions import tenant_view
-from leads.forms import apply_service_errors
 
 
 def _stage(request, stage_id: int) -> Stage:
@@ -41,7 +41,7 @@ def _form_page(request, stage: Stage | None):
             else:
                 saved = services.stage_update(actor=request.membership, stage=stage, data=form.service_data())
         except ValidationError as error:
-            apply_service_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, f"Stage “{saved.name}” saved.")
             return _to_list(request)
@@ -66,7 +66,7 @@ def stage_delete(request, company_slug, stage_id):
     try:
         services.stage_delete(actor=request.membership, stage=stage)
     except ValidationError as error:
-        messages.error(request, f"{stage.name}: {' '.join(error.messages)}")
+        messages.error(request, f"{stage.name}: {error_text(error)}")
     else:
         gone = not Stage.objects.filter(pk=stage.pk).exists()
         messages.success(request, f"Stage “{stage.name}” {'deleted' if gone else 'retired'}.")

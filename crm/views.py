@@ -2,7 +2,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,6 +15,7 @@ from crm.forms import ApiTokenForm, CompanySettingsForm
 from crm.permissions import tenant_view
 from crm.queries import active_memberships_of, memberships_visible_to
 from crm.security import lift_login_lock, password_reset_message, password_reset_wait
+from crm.views_helpers import Confirm, confirm_flow, form_flow
 from crm.worker import worker_status
 
 
@@ -50,15 +50,11 @@ def member_list(request, company_slug):
 @tenant_view("company.manage")
 def company_settings(request, company_slug):
     form = CompanySettingsForm(request.POST or None, instance=request.company)
-    if request.method == "POST" and form.is_valid():
-        services.company_update(
-            company=request.company,
-            name=form.cleaned_data["name"],
-            default_country=form.cleaned_data["default_country"],
-        )
-        messages.success(request, "Company settings saved.")
-        return redirect("crm:company_settings", company_slug=request.company.slug)
-    return render(request, "crm/company_settings.html", {"form": form})
+    return form_flow(
+        request, form, lambda: services.company_update(company=request.company, **form.cleaned_data),
+        success="Company settings saved.", template="crm/company_settings.html",
+        next_url=reverse("crm:company_settings", kwargs={"company_slug": company_slug}),
+    )  # fmt: skip
 
 
 @login_not_required
@@ -105,32 +101,37 @@ def profile(request, company_slug):
     """The member's API tokens (theirs in every company) with what a client needs: the company id
     and the API docs. POST makes a token; its key is shown once, on the page the POST leads to."""
     form = ApiTokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
-        except ValidationError as error:
-            form.add_error(None, error)  # a dict of errors lands on the fields it names
-        else:
-            request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
-            messages.success(request, f"Token “{token.name}” created. Copy its key now: it is shown only once.")
-            return redirect("crm:profile", company_slug=company_slug)
+
+    def save():
+        token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
+        return token
+
     context = {
-        "form": form,
         "tokens": request.user.api_tokens.all(),
         "new_key": request.session.pop(NEW_KEY_SESSION, None),
         "api_docs_url": reverse("api-docs"),
     }
-    return render(request, "crm/profile.html", context)
+    return form_flow(
+        request, form, save, next_url=reverse("crm:profile", kwargs={"company_slug": company_slug}),
+        success=lambda token: f"Token “{token.name}” created. Copy its key now: it is shown only once.",
+        template="crm/profile.html", context=context,
+    )  # fmt: skip
 
 
 @tenant_view("dashboard.view")
 def api_token_revoke(request, company_slug, api_token_id):
     token = get_object_or_404(request.user.api_tokens.filter(revoked_at__isnull=True), pk=api_token_id)
-    if request.method == "POST":
-        services.api_token_revoke(user=request.user, token=token)
-        messages.success(request, f"Token “{token.name}” revoked: it no longer opens the API.")
-        return redirect("crm:profile", company_slug=company_slug)
-    return render(request, "crm/api_token_confirm_revoke.html", {"token": token})
+    back = reverse("crm:profile", kwargs={"company_slug": company_slug})
+    confirm = Confirm(
+        verb="Revoke", what="the token", name=token.name, cancel_url=back, testid="token-revoke",
+        consequences=f"Calls made with the key starting {token.prefix}… will be refused from now on. This cannot be "
+        "undone: make a new token if a system still needs access.",
+    )  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: services.api_token_revoke(user=request.user, token=token),
+        success=f"Token “{token.name}” revoked: it no longer opens the API.", next_url=back, context={"token": token},
+    )  # fmt: skip
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -18,11 +18,11 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from crm.admin import NOBODY, CompanyScopedAdmin
+from crm.forms import add_service_errors, error_text
 from crm.models import Role
 from crm.queries import memberships_visible_to
 from leads import services
 from leads.config import services as settings_services
-from leads.config.forms import add_service_errors
 from leads.models import Campaign, CustomField, Lead, LeadComment, LeadStatus, StatusTransition
 from leads.queries import leads_visible_to
 from leads.transfer.admin import LeadImportExportMixin
@@ -43,13 +43,14 @@ class ServiceForm(forms.ModelForm):
         try:
             self.saved = self.model_admin.save_through_service(self.admin_request, self)
         except ValidationError as error:
-            add_service_errors(self, error)
+            add_service_errors(self, error, rename=self.model_admin.service_error_names)
         except PermissionDenied:
             self.add_error(None, "You may not make this change.")
 
 
 class ServiceAdmin(CompanyScopedAdmin):
     form = ServiceForm
+    service_error_names: dict[str, str] = {}  # the service's field name → this admin form's
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -123,7 +124,7 @@ class LeadStatusAdmin(ConfigAdmin):
             try:
                 action(actor=self.membership_in(request, status.company_id), status=status)
             except ValidationError as error:
-                self.message_user(request, " ".join(error.messages), messages.ERROR)
+                self.message_user(request, error_text(error, labelled=False), messages.ERROR)
             else:
                 self.message_user(request, done.format(status=status), messages.SUCCESS)
 
@@ -278,20 +279,6 @@ LEAD_INPUT_FIELDS = (*services.EDITABLE_FIELDS, "status")
 JSON_FIELDS = ("custom_fields", "profile_data")
 
 
-def _service_errors(error: ValidationError) -> ValidationError:
-    """Name the admin form's fields in the lead services' errors."""
-    if not hasattr(error, "error_dict"):
-        return error
-    renamed: dict[str, list[str]] = {}
-    for field, messages_ in error.message_dict.items():
-        if field == "note":
-            field = "status_note"
-        elif field.startswith("custom_fields."):
-            field = "custom_fields"
-        renamed.setdefault(field, []).extend(messages_)
-    return ValidationError(renamed)
-
-
 @admin.register(Lead)
 class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
     # leads are soft-deleted through the "Move to trash" action, never deleted here
@@ -305,6 +292,7 @@ class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
     show_full_result_count = False
     actions = ["move_to_trash"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    service_error_names = {"note": "status_note"}  # custom_fields.<key> lands on custom_fields
 
     @admin.display(description="Name", ordering="last_name")
     def name(self, lead):
@@ -336,12 +324,6 @@ class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
         return field
 
     def save_through_service(self, request, form):
-        try:
-            return self._save_lead(request, form)
-        except ValidationError as error:
-            raise _service_errors(error) from None
-
-    def _save_lead(self, request, form):
         cleaned = form.cleaned_data
         values = {name: cleaned[name] for name in LEAD_INPUT_FIELDS if name in cleaned}
         for name in JSON_FIELDS:
@@ -382,7 +364,7 @@ class LeadAdmin(LeadImportExportMixin, ServiceAdmin):
             try:
                 services.lead_delete(actor=actor, lead=lead)
             except ValidationError as error:
-                self.message_user(request, f"{lead}: {' '.join(error.messages)}", messages.ERROR)
+                self.message_user(request, f"{lead}: {error_text(error)}", messages.ERROR)
             else:
                 moved += 1
         self.message_user(request, f"{moved} lead(s) moved to the trash.", messages.SUCCESS)

@@ -1,5 +1,5 @@
 """Forms only parse and render; the services validate and write. Service errors are mapped back
-onto the form's fields so the user sees each message beside its field."""
+onto the form's fields (``crm.forms.add_service_errors``) so the user sees each message beside its field."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
+from crm.forms import CUSTOM_FIELD_PREFIX, add_service_errors
 from crm.models import ActivityKind, ActivityOutcome, Membership
 from crm.queries import memberships_visible_to
 from leads.models import Campaign, CustomField, CustomFieldType, Lead
@@ -19,19 +20,8 @@ LEAD_FORM_FIELDS = [
     "lead_source", "campaign", "medium", "term", "owner", "stage", "interest_product", "budget_range",
     "authority_level", "need", "timeline", "gdpr_consent", "dnd", "opt_in_date",
 ]  # fmt: skip
-CUSTOM_PREFIX = "cf_"
-
-
-def apply_service_errors(form: forms.Form, error: ValidationError, *, besides: bool = False) -> None:
-    """Put a service's ValidationError on the matching form fields (non-field errors otherwise).
-    ``besides``: only on fields that the form has not refused already."""
-    for name, messages in error.message_dict.items():
-        field = name.replace("custom_fields.", CUSTOM_PREFIX) if name.startswith("custom_fields.") else name
-        target = field if field in form.fields else None
-        if besides and target in (form._errors or {}):
-            continue
-        for message in messages:
-            form.add_error(target, message if target or name == "__all__" else f"{name}: {message}")
+CUSTOM_PREFIX = CUSTOM_FIELD_PREFIX
+# The old name, still imported by accounts/views_stages.py and accounts/forms_conversion.py.
 
 
 def _custom_form_field(definition: CustomField) -> forms.Field:
@@ -98,7 +88,7 @@ class LeadForm(forms.Form):
                     company=self.membership.company, actor=self.membership, data=self.service_data(), lead=lead
                 )
             except ValidationError as error:
-                apply_service_errors(self, error, besides=True)
+                add_service_errors(self, error, besides=True)
         return cleaned
 
     def service_data(self) -> dict:

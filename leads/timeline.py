@@ -17,7 +17,7 @@ from datetime import date, datetime
 from functools import cache
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 from django.utils.text import capfirst
@@ -39,8 +39,10 @@ KINDS = {
 }
 HIDDEN_FIELDS = {"status", "status_changed_at", "last_activity_at", "first_response_at", "score_breakdown",
                  "email_key", "phone_key", "profile_url_key", "company_key", "name_key", "assigned_at"}  # fmt: skip
-# Where a field's verbose_name is not what a person says (acronyms the model spells in lower case).
+# Where a field's verbose_name is not what a person says (acronyms the model spells in lower case);
+# another app adds its models' own with ``register_field_labels``.
 FIELD_LABELS = {"gdpr_consent": "GDPR consent", "profile_url": "Profile URL", "opt_in_date": "Opt-in date"}
+MODEL_FIELD_LABELS: dict[type[Model], dict[str, str]] = {}
 MAX_ENTRIES = 300
 
 
@@ -79,16 +81,16 @@ class Label:
     ``note`` adds a line under it. Both are ``str.format`` patterns over the entry's values (a
     history row: each changed field's new display under its name, the old one under ``<name>_old``,
     and ``detail``, the text after a ":" in the reason; an activity: ``subject`` and its data), or
-    ``text`` is a function of those values."""
+    ``text`` (or ``note``) is a function of those values."""
 
     text: str | Callable[[Mapping[str, str]], str]
     alone: bool = False
-    note: str = ""
+    note: str | Callable[[Mapping[str, str]], str] = ""
 
     def render(self, values: Mapping[str, str]) -> tuple[str, str]:
         values = _Values(values)
         text = self.text(values) if callable(self.text) else self.text.format_map(values)
-        return text, self.note.format_map(values)
+        return text, self.note(values) if callable(self.note) else self.note.format_map(values)
 
 
 LABELS: dict[str, Label] = {}
@@ -211,17 +213,23 @@ def _names(model, ids, attr="name") -> dict[int, str]:
     return dict(model.objects.filter(pk__in=ids).values_list("pk", attr))
 
 
-def field_label(name: str) -> str:
-    if name in FIELD_LABELS:
-        return FIELD_LABELS[name]
-    return capfirst(Lead._meta.get_field(name).verbose_name)
+def register_field_labels(model: type[Model], labels: Mapping[str, str]) -> None:
+    """Name some of ``model``'s fields on a timeline where their verbose_name does not say it."""
+    MODEL_FIELD_LABELS.setdefault(model, {}).update(labels)
 
 
-def _display(name: str, value, lookups: Mapping[str, Mapping]) -> str:
-    """A stored value as a person reads it: choice labels, names for ids, yes/no, local times."""
+def field_label(name: str, model: type[Model] = Lead) -> str:
+    _discover()
+    label = MODEL_FIELD_LABELS.get(model, {}).get(name) or FIELD_LABELS.get(name)
+    return label or capfirst(model._meta.get_field(name).verbose_name)
+
+
+def display_value(name: str, value, lookups: Mapping[str, Mapping], model: type[Model] = Lead) -> str:
+    """A stored value of ``model``'s field as a person reads it: choice labels, names for ids (from
+    ``lookups``: field name → {id: name}), yes/no, local times."""
     if value in (None, "", [], {}):
         return "—"
-    model_field = Lead._meta.get_field(name)
+    model_field = model._meta.get_field(name)
     if name in lookups:
         return lookups[name].get(value, f"#{value}")
     if model_field.choices:
@@ -261,15 +269,19 @@ def _lookups(lead: Lead, rows) -> dict[str, dict]:
     }  # fmt: skip
 
 
-def _row_changes(row, previous, lookups) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
-    """The visible changes of one history row, and the values a label may quote."""
+def row_changes(
+    row, previous, lookups, *, model: type[Model] = Lead, hidden=HIDDEN_FIELDS
+) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """The visible changes of one history row of ``model`` (fields in ``hidden`` left out), and the
+    values a label may quote; ``lookups`` as for ``display_value``."""
     changes, values = [], {}
-    for change in row.diff_against(previous, excluded_fields=HIDDEN_FIELDS).changes:
+    for change in row.diff_against(previous, excluded_fields=hidden).changes:
         if change.field == "custom_fields":
             changes += _custom_changes(change.old, change.new, lookups["custom_fields"])
             continue
-        old, new = _display(change.field, change.old, lookups), _display(change.field, change.new, lookups)
-        changes.append((field_label(change.field), old, new))
+        old = display_value(change.field, change.old, lookups, model)
+        new = display_value(change.field, change.new, lookups, model)
+        changes.append((field_label(change.field, model), old, new))
         values.update({change.field: new, f"{change.field}_old": old})
     return changes, values
 
@@ -285,7 +297,7 @@ def _change_entries(lead: Lead) -> list[Entry]:
             title, note, alone = describe(reason, default=LABELS["leads.lead.created"])
             entries.append(Entry("system", row.history_date, who, title, note=note, reason=reason, alone=alone))
         else:
-            changes, values = _row_changes(row, previous, lookups)
+            changes, values = row_changes(row, previous, lookups)
             if changes:
                 title, note, alone = describe(reason, values, default=LABELS["leads.lead.changed"])
                 entries.append(Entry("change", row.history_date, who, title, changes=changes, note=note,
@@ -485,6 +497,9 @@ def time_in_status(lead: Lead, *, now: datetime | None = None) -> list[tuple[Lea
     """Seconds spent in each status, in order of first visit (revisits add up)."""
     now = now or timezone.now()
     changes = list(StatusChange.objects.filter(lead=lead).select_related("to_status").order_by("changed_at", "id"))
+    if not changes:  # a lead written without its status rows (generated, or older data): since it was made
+        since = lead.status_changed_at or lead.created_at
+        return [(lead.status, (now - since).total_seconds())] if since else []
     totals: dict[int, float] = {}
     statuses: dict[int, LeadStatus] = {}
     for current, following in zip(changes, changes[1:] + [None], strict=True):

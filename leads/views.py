@@ -14,10 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from crm.forms import add_service_errors, error_text, form_error_text
 from crm.http import is_htmx
 from crm.models import Role
 from crm.permissions import tenant_view
 from crm.queries import memberships_visible_to
+from crm.views_helpers import Confirm, act, confirm_flow, form_flow
 from leads import bulk, feed, list_page, listing, services
 from leads.filters import LeadFilterSet, filter_leads
 from leads.forms import (
@@ -27,7 +29,6 @@ from leads.forms import (
     LeadForm,
     ProfileForm,
     TransitionForm,
-    apply_service_errors,
 )
 from leads.models import BulkJob, Campaign, Lead, LeadComment, LeadStatus
 from leads.profiles import lead_create_from_profile
@@ -35,6 +36,9 @@ from leads.queries import leads_visible_to, statuses_of, transitions_available
 from leads.timeline import KINDS, company_feed, lead_timeline, time_in_status
 
 PAGE_SIZE = 50
+# The status buttons, the saved-view bar's choices and the list's filter are the fields these
+# services name: their refusals read bare, without "Status:", "Visibility:", "View:" or "Filter:".
+BARE = dict.fromkeys(("status", "visibility", "view", "filter"), "")
 
 
 def _lead(request, lead_id: int, *, deleted: bool = False) -> Lead:
@@ -92,38 +96,26 @@ def lead_list(request, company_slug):
 def lead_create(request, company_slug):
     can_assign = "leads.assign" in request.permissions
     form = LeadForm(request.POST or None, membership=request.membership, can_assign=can_assign)
-    if request.method == "POST" and form.is_valid():
-        try:
-            lead = services.lead_create(
-                company=request.company, actor=request.membership, data=form.service_data(),
-                allow_duplicates=request.POST.get("allow_duplicates") == "1",
-            )  # fmt: skip
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, f"Lead {lead.display_name} created.")
-            return redirect(_detail_url(lead))
-    return render(request, "leads/lead_form.html", {"form": form, "lead": None})
+
+    def save():
+        return services.lead_create(company=request.company, actor=request.membership, data=form.service_data(),
+                                    allow_duplicates=request.POST.get("allow_duplicates") == "1")  # fmt: skip
+
+    return form_flow(
+        request, form, save, success=lambda lead: f"Lead {lead.display_name} created.", next_url=_detail_url,
+        template="leads/lead_form.html", context={"lead": None},
+    )  # fmt: skip
 
 
 @tenant_view("leads.add")
 def lead_from_profile(request, company_slug):
     form = ProfileForm(request.POST or None, company=request.company)
-    if request.method == "POST" and form.is_valid():
-        try:
-            lead = lead_create_from_profile(
-                company=request.company,
-                actor=request.membership,
-                profile=form.cleaned_data["profile"],
-                campaign=form.cleaned_data["campaign"],
-                lead_source=form.cleaned_data["lead_source"],
-            )
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, f"Lead {lead.display_name} created from the scraped profile.")
-            return redirect(_detail_url(lead))
-    return render(request, "leads/lead_from_profile.html", {"form": form})
+    return form_flow(
+        request, form, lambda: lead_create_from_profile(company=request.company, actor=request.membership,
+                                                        **form.cleaned_data),
+        success=lambda lead: f"Lead {lead.display_name} created from the scraped profile.", next_url=_detail_url,
+        template="leads/lead_from_profile.html",
+    )  # fmt: skip
 
 
 @tenant_view("leads.change")
@@ -131,28 +123,29 @@ def lead_edit(request, company_slug, lead_id):
     lead = _lead(request, lead_id)
     can_assign = "leads.assign" in request.permissions
     form = LeadForm(request.POST or None, membership=request.membership, can_assign=can_assign, lead=lead)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.lead_update(
-                actor=request.membership, lead=lead, data=form.service_data(),
-                allow_duplicates=request.POST.get("allow_duplicates") == "1",
-            )  # fmt: skip
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, "Lead saved.")
-            return redirect(_detail_url(lead))
-    return render(request, "leads/lead_form.html", {"form": form, "lead": lead})
+
+    def save():
+        return services.lead_update(actor=request.membership, lead=lead, data=form.service_data(),
+                                    allow_duplicates=request.POST.get("allow_duplicates") == "1")  # fmt: skip
+
+    return form_flow(
+        request, form, save, success="Lead saved.", next_url=_detail_url(lead), template="leads/lead_form.html",
+        context={"lead": lead},
+    )  # fmt: skip
 
 
 @tenant_view("leads.delete")
 def lead_delete(request, company_slug, lead_id):
     lead = _lead(request, lead_id)
-    if request.method == "POST":
-        services.lead_delete(actor=request.membership, lead=lead)
-        messages.success(request, f"Lead {lead.display_name} deleted. A manager can restore it from the trash.")
-        return redirect("leads:list", company_slug=company_slug)
-    return render(request, "leads/lead_confirm_delete.html", {"lead": lead})
+    confirm = Confirm(
+        what="the lead", name=lead.display_name, cancel_url=_detail_url(lead),
+        consequences="The lead leaves every list. A manager can restore it from the trash with its history intact.",
+    )  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: services.lead_delete(actor=request.membership, lead=lead),
+        success=f"Lead {lead.display_name} deleted. A manager can restore it from the trash.",
+        next_url=reverse("leads:list", kwargs={"company_slug": company_slug}),
+    )  # fmt: skip
 
 
 @tenant_view("leads.restore")
@@ -246,7 +239,7 @@ def _place_transition_error(context: dict, status_id: int | None, note: str) -> 
 def lead_transition(request, company_slug, lead_id):
     lead = _lead(request, lead_id)
     form = TransitionForm(request.POST)
-    error_text = None
+    problem = None
     if form.is_valid():
         to_status = LeadStatus.objects.filter(company=request.company, pk=form.cleaned_data["status"]).first()
         try:
@@ -256,14 +249,14 @@ def lead_transition(request, company_slug, lead_id):
                 actor=request.membership, lead=lead, to_status=to_status, note=form.cleaned_data["note"]
             )
         except ValidationError as error:
-            error_text = " ".join(m for ms in error.message_dict.values() for m in ms)
+            problem = error_text(error, labels=BARE)
     else:
-        error_text = "Choose a status."
-    if error_text:
+        problem = "Choose a status."
+    if problem:
         if not is_htmx(request):
-            messages.error(request, error_text)
+            messages.error(request, problem)
         else:
-            context = _detail_context(request, lead, status_error=error_text)
+            context = _detail_context(request, lead, status_error=problem)
             _place_transition_error(context, form.cleaned_data.get("status"), form.cleaned_data.get("note", ""))
             response = render(request, "leads/partials/status_panel.html", context)
             response.status_code = 422
@@ -288,10 +281,10 @@ def comment_create(request, company_slug, lead_id):
                 url=_detail_url(lead),
             )
         except ValidationError as error:
-            apply_service_errors(form, error)
+            add_service_errors(form, error)
     if form.errors:
         if not is_htmx(request):
-            messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+            messages.error(request, form_error_text(form))
             return redirect(_detail_url(lead))
         response = render(request, "leads/partials/comments.html", _detail_context(request, lead, comment_form=form))
         response.status_code = 422
@@ -308,15 +301,12 @@ def comment_edit(request, company_slug, lead_id, comment_id):
     lead = _lead(request, lead_id)
     comment = _own_comment(request, lead, comment_id)
     form = CommentForm(request.POST or None, initial={"body": comment.body})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.comment_edit(actor=request.membership, comment=comment, body=form.cleaned_data["body"])
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, "Comment updated.")
-            return redirect(_detail_url(lead))
-    return render(request, "leads/comment_form.html", {"form": form, "lead": lead, "comment": comment})
+    return form_flow(
+        request, form,
+        lambda: services.comment_edit(actor=request.membership, comment=comment, body=form.cleaned_data["body"]),
+        success="Comment updated.", next_url=_detail_url(lead), template="leads/comment_form.html",
+        context={"lead": lead, "comment": comment},
+    )  # fmt: skip
 
 
 @require_POST
@@ -339,9 +329,9 @@ def activity_create(request, company_slug, lead_id):
         try:
             services.activity_log(actor=request.membership, lead=lead, **form.cleaned_data)
         except ValidationError as error:
-            apply_service_errors(form, error)
+            add_service_errors(form, error)
     if form.errors:
-        messages.error(request, " ".join(f"{k}: {m}" for k, ms in form.errors.items() for m in ms))
+        messages.error(request, form_error_text(form))
     else:
         messages.success(request, "Activity logged.")
     return redirect(_detail_url(lead))
@@ -405,8 +395,7 @@ def bulk_create(request, company_slug):
             lead_ids=None if filter_params is not None else data.getlist("ids"), filter_params=filter_params,
         )  # fmt: skip
     except ValidationError as error:
-        for message in (m for ms in error.message_dict.values() for m in ms):
-            messages.error(request, message)
+        messages.error(request, error_text(error, labelled=False))
         return redirect(_list_url(request, data.get("filter_query", "")))
     job = bulk.bulk_job_start(job)
     return redirect("leads:bulk_job", company_slug=company_slug, bulk_job_id=job.pk)
@@ -443,8 +432,7 @@ def saved_view_create(request, company_slug):
             sort=params.get("sort", listing.DEFAULT_SORT), visibility=request.POST.get("visibility", "private"),
         )  # fmt: skip
     except ValidationError as error:
-        for message in (m for ms in error.message_dict.values() for m in ms):
-            messages.error(request, message)
+        messages.error(request, error_text(error, labels=BARE))
         return redirect(_list_url(request, query))
     messages.success(request, f"View “{saved.name}” saved.")
     return redirect(_list_url(request, f"view=saved:{saved.pk}"))
@@ -454,23 +442,17 @@ def saved_view_create(request, company_slug):
 @tenant_view("leads.view")
 def saved_view_default(request, company_slug):
     view = request.POST.get("view", "")
-    try:
-        listing.list_default_set(actor=request.membership, view=view)
-    except ValidationError as error:
-        messages.error(request, " ".join(m for ms in error.message_dict.values() for m in ms))
-        return redirect(_list_url(request, ""))
-    messages.success(request, "Default view saved." if view else "Default view cleared.")
-    return redirect(_list_url(request, f"view={view}" if view else ""))
+    done = act(
+        request, lambda: listing.list_default_set(actor=request.membership, view=view),
+        "Default view saved." if view else "Default view cleared.", labels=BARE,
+    )  # fmt: skip
+    return redirect(_list_url(request, f"view={view}" if view and done else ""))
 
 
 @require_POST
 @tenant_view("leads.view")
 def saved_view_delete(request, company_slug, view_id):
     saved = get_object_or_404(listing.saved_filters_visible_to(request.membership), pk=view_id)
-    try:
-        listing.saved_filter_delete(actor=request.membership, saved=saved)
-    except ValidationError as error:
-        messages.error(request, " ".join(m for ms in error.message_dict.values() for m in ms))
-    else:
-        messages.success(request, f"View “{saved.name}” deleted.")
+    act(request, lambda: listing.saved_filter_delete(actor=request.membership, saved=saved),
+        f"View “{saved.name}” deleted.")  # fmt: skip
     return redirect(_list_url(request, ""))

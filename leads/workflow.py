@@ -78,6 +78,17 @@ def is_conversion_target(status: LeadStatus) -> bool:
     return status.category == StatusCategory.WON and status.is_terminal
 
 
+def is_won(status: LeadStatus) -> bool:
+    """Selling to the lead is over because it was won: converted, or a won status of the company's
+    own (a won status need not be terminal). Nurturing stops its email here."""
+    return status.category == StatusCategory.WON
+
+
+def is_disqualified(status: LeadStatus) -> bool:
+    """The lead was closed without a sale (lost, disqualified, bad data)."""
+    return status.category == StatusCategory.CLOSED
+
+
 def status_values(status: LeadStatus, at) -> dict:
     """The fields a lead entering ``status`` at ``at`` takes: what every door that moves leads writes
     (one lead, a bulk job's single UPDATE, an import's rows). A conversion target also stamps the

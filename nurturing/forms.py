@@ -1,5 +1,5 @@
 """Forms of the nurturing pages. They parse; the services validate (their field-named errors land on
-these fields through ``leads.forms.apply_service_errors``)."""
+these fields through ``crm.forms.add_service_errors``)."""
 
 from __future__ import annotations
 

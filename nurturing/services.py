@@ -17,8 +17,9 @@ from crm.history import bulk_history_kwargs
 from crm.history import record as _record
 from crm.models import Activity, ActivityKind, Company, Membership
 from crm.permissions import permissions_for
-from leads.models import Lead, LeadStatus, StatusCategory
+from leads.models import Lead, LeadStatus
 from leads.queries import leads_visible_to
+from leads.workflow import is_disqualified, is_won
 from nurturing.models import (
     ConsentPolicy,
     EmailSequence,
@@ -339,11 +340,10 @@ def next_step(sequence_id: int, after: int) -> EmailSequenceStep | None:
 
 def gate_for(lead: Lead, settings: NurturingSettings, *, unsubscribed: bool, bounced: bool) -> str | None:
     """Why ``lead`` may not be emailed now (a ``StopReason``), or None. ``lead.status`` is read."""
-    category = lead.status.category
     checks = (
         (lead.is_deleted or lead.merged_into_id is not None, StopReason.DELETED),
-        (lead.converted_at is not None or category == StatusCategory.WON, StopReason.CONVERTED),
-        (category == StatusCategory.CLOSED, StopReason.DISQUALIFIED),
+        (lead.converted_at is not None or is_won(lead.status), StopReason.CONVERTED),
+        (is_disqualified(lead.status), StopReason.DISQUALIFIED),
         (unsubscribed, StopReason.UNSUBSCRIBED),
         (lead.dnd, StopReason.DND),
         (bounced, StopReason.BOUNCED),
@@ -471,9 +471,9 @@ def on_status_changed(*, lead_id: int, to_status_id: int) -> list[Enrolment]:
     if lead is None:
         return []
     status = LeadStatus.objects.get(pk=to_status_id)
-    if status.category == StatusCategory.WON:
+    if is_won(status):
         enrolments_stop_for_lead(lead_id=lead_id, reason=StopReason.CONVERTED)
-    elif status.category == StatusCategory.CLOSED:
+    elif is_disqualified(status):
         enrolments_stop_for_lead(lead_id=lead_id, reason=StopReason.DISQUALIFIED)
     sequences = _active_sequences(lead.company_id, Trigger.STATUS_CHANGED, trigger_status_id=to_status_id)
     found = [enrol_automatically(lead=lead, sequence=s, reason=f"Trigger: status {status.name}") for s in sequences]

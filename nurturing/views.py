@@ -14,12 +14,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from crm.forms import add_service_errors, error_text
 from crm.http import safe_next
 from crm.ids import is_valid_id
 from crm.models import Role
 from crm.permissions import tenant_view
+from crm.views_helpers import Confirm, act, confirm_flow, form_flow
 from leads.bulk import job_progress
-from leads.forms import apply_service_errors
 from leads.models import BulkJob, Lead
 from leads.queries import leads_visible_to
 from nurturing import bulk, preview, queries, services
@@ -27,6 +28,9 @@ from nurturing.forms import BulkEnrolForm, NurturingSettingsForm, PreviewForm, S
 from nurturing.models import EmailSequence, EmailSequenceStep, Enrolment
 
 PREVIEW_CHOICES = 20
+# The up/down buttons are the ``direction``: their refusals need no "Direction:" label.
+MOVING = {"direction": ""}
+BULK_FIELDS = ("view", "filter", "ids")
 
 
 def _sequence(request, sequence_id: int) -> EmailSequence:
@@ -46,13 +50,6 @@ def _detail_url(sequence: EmailSequence) -> str:
                                                         "sequence_id": sequence.pk})  # fmt: skip
 
 
-def _error_text(error: ValidationError) -> str:
-    if not hasattr(error, "error_dict"):
-        return " ".join(error.messages)
-    return " ".join(m if name in ("__all__", "direction") else f"{name.replace('_', ' ').capitalize()}: {m}"
-                    for name, ms in error.message_dict.items() for m in ms)  # fmt: skip
-
-
 # --- sequences -----------------------------------------------------------------------------------
 
 
@@ -65,31 +62,24 @@ def sequence_list(request, company_slug):
 @tenant_view("nurturing.manage")
 def sequence_create(request, company_slug):
     form = SequenceForm(request.POST or None, company=request.company)
-    if request.method == "POST" and form.is_valid():
-        try:
-            sequence = services.sequence_create(actor=request.membership, company=request.company,
-                                                data=form.service_data())  # fmt: skip
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, f"Sequence “{sequence.name}” created: add its first step, then activate it.")
-            return redirect(_detail_url(sequence))
-    return render(request, "nurturing/sequence_form.html", {"form": form, "sequence": None})
+    return form_flow(
+        request, form,
+        lambda: services.sequence_create(actor=request.membership, company=request.company, data=form.service_data()),
+        success=lambda sequence: f"Sequence “{sequence.name}” created: add its first step, then activate it.",
+        next_url=_detail_url, template="nurturing/sequence_form.html", context={"sequence": None},
+    )  # fmt: skip
 
 
 @tenant_view("nurturing.manage")
 def sequence_edit(request, company_slug, sequence_id):
     sequence = _sequence(request, sequence_id)
     form = SequenceForm(request.POST or None, company=request.company, sequence=sequence)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.sequence_update(actor=request.membership, sequence=sequence, data=form.service_data())
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, "Sequence saved.")
-            return redirect(_detail_url(sequence))
-    return render(request, "nurturing/sequence_form.html", {"form": form, "sequence": sequence})
+    return form_flow(
+        request, form,
+        lambda: services.sequence_update(actor=request.membership, sequence=sequence, data=form.service_data()),
+        success="Sequence saved.", next_url=_detail_url(sequence), template="nurturing/sequence_form.html",
+        context={"sequence": sequence},
+    )  # fmt: skip
 
 
 def _detail_context(request, sequence: EmailSequence, **extra) -> dict:
@@ -123,12 +113,7 @@ def sequence_activation(request, company_slug, sequence_id):
 def _set_active(request, change, label: str, url: str):
     """(De)activate through ``change(data=…)``, the service's refusal as a message."""
     active = request.POST.get("is_active") == "1"
-    try:
-        change(data={"is_active": active})
-    except ValidationError as error:
-        messages.error(request, _error_text(error))
-    else:
-        messages.success(request, f"{label} {'activated' if active else 'deactivated'}.")
+    act(request, lambda: change(data={"is_active": active}), f"{label} {'activated' if active else 'deactivated'}.")
     return redirect(url)
 
 
@@ -139,40 +124,34 @@ def _set_active(request, change, label: str, url: str):
 def step_create(request, company_slug, sequence_id):
     sequence = _sequence(request, sequence_id)
     form = StepForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            step = services.step_create(actor=request.membership, sequence=sequence, data=form.service_data())
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, f"Step {step.step_number} added.")
-            return redirect(_detail_url(sequence))
-    return render(request, "nurturing/step_form.html", {"form": form, "sequence": sequence, "step": None})
+    return form_flow(
+        request, form,
+        lambda: services.step_create(actor=request.membership, sequence=sequence, data=form.service_data()),
+        success=lambda step: f"Step {step.step_number} added.", next_url=_detail_url(sequence),
+        template="nurturing/step_form.html", context={"sequence": sequence, "step": None},
+    )  # fmt: skip
 
 
 @tenant_view("nurturing.manage")
 def step_edit(request, company_slug, sequence_id, step_id):
     step = _step(request, sequence_id, step_id)
     form = StepForm(request.POST or None, step=step)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.step_update(actor=request.membership, step=step, data=form.service_data())
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, f"Step {step.step_number} saved.")
-            return redirect(_detail_url(step.sequence))
-    return render(request, "nurturing/step_form.html", {"form": form, "sequence": step.sequence, "step": step})
+    return form_flow(
+        request, form, lambda: services.step_update(actor=request.membership, step=step, data=form.service_data()),
+        success=f"Step {step.step_number} saved.", next_url=_detail_url(step.sequence),
+        template="nurturing/step_form.html", context={"sequence": step.sequence, "step": step},
+    )  # fmt: skip
 
 
 @require_POST
 @tenant_view("nurturing.manage")
 def step_move(request, company_slug, sequence_id, step_id):
     step = _step(request, sequence_id, step_id)
+    direction = request.POST.get("direction", "")
     try:
-        services.step_move(actor=request.membership, step=step, direction=request.POST.get("direction", ""))
+        services.step_move(actor=request.membership, step=step, direction=direction)
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error, labels=MOVING))
     return redirect(_detail_url(step.sequence))
 
 
@@ -189,17 +168,18 @@ def step_activation(request, company_slug, sequence_id, step_id):
 def step_delete(request, company_slug, sequence_id, step_id):
     """GET: confirm (or say why it cannot go); POST: delete through the service."""
     step = _step(request, sequence_id, step_id)
-    if request.method == "POST":
-        try:
-            services.step_delete(actor=request.membership, step=step)
-        except ValidationError as error:
-            messages.error(request, _error_text(error))
-        else:
-            messages.success(request, f"Step {step.step_number} deleted; the steps after it moved up.")
-        return redirect(_detail_url(step.sequence))
-    blocker = services.STEP_SENT_STAYS if step.messages.exists() else ""
-    return render(request, "nurturing/step_confirm_delete.html",
-                  {"step": step, "sequence": step.sequence, "blocker": blocker})  # fmt: skip
+    back = _detail_url(step.sequence)
+    confirm = Confirm(
+        what=f"step {step.step_number}", name=step.subject, cancel_url=back, parent=(step.sequence.name, back),
+        consequences="This cannot be undone. The steps after it move up one place; leads waiting for this step "
+        "get the next one instead, after that step's delay.",
+        blocker=services.STEP_SENT_STAYS if request.method != "POST" and step.messages.exists() else None,
+        testid="step-delete",
+    )  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: services.step_delete(actor=request.membership, step=step),
+        success=f"Step {step.step_number} deleted; the steps after it moved up.", next_url=back,
+    )  # fmt: skip
 
 
 # --- preview and test send -----------------------------------------------------------------------
@@ -240,7 +220,7 @@ def step_test_send(request, company_slug, sequence_id, step_id):
         try:
             address = preview.step_test_send(actor=request.membership, step=step, lead=lead)
         except ValidationError as error:
-            apply_service_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, f"Test email sent to {address}.")
             query = f"?lead={lead.pk}" if lead else ""
@@ -257,27 +237,25 @@ def step_test_send(request, company_slug, sequence_id, step_id):
 def settings_edit(request, company_slug):
     settings = services.settings_for(request.company)
     form = NurturingSettingsForm(request.POST or None, settings=settings)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.nurturing_settings_update(actor=request.membership, settings=settings, **form.service_data())
-        except ValidationError as error:
-            apply_service_errors(form, error)
-        else:
-            messages.success(request, "Sending settings saved: the next run uses them.")
-            return redirect("nurturing:settings", company_slug=company_slug)
-    return render(request, "nurturing/settings_form.html", {"form": form})
+    return form_flow(
+        request, form,
+        lambda: services.nurturing_settings_update(actor=request.membership, settings=settings, **form.service_data()),
+        success="Sending settings saved: the next run uses them.", template="nurturing/settings_form.html",
+        next_url=reverse("nurturing:settings", kwargs={"company_slug": company_slug}),
+    )  # fmt: skip
 
 
 # --- enrolment -----------------------------------------------------------------------------------
 
 
 def _bulk_errors(form: BulkEnrolForm, error: ValidationError) -> None:
-    """Errors of the job's request on the form's fields; a lead-list filter's own field errors
-    ("status: …") on ``filter``."""
-    for name, field_messages in error.message_dict.items():
-        target = name if name in ("view", "filter", "ids") else ("filter" if name != "sequence" else None)
-        for message in field_messages:
-            form.add_error(target, message if target in (None, name) else f"{name}: {message}")
+    """Errors of the job's request on the form's fields, the sequence's above them, and a lead-list
+    filter's own errors on ``filter``, named by the parameter as typed there ("score_min: …")."""
+    own = {name: ms for name, ms in error.message_dict.items() if name in (*BULK_FIELDS, "sequence", "__all__")}
+    typed = [f"{name}: {m}" for name, ms in error.message_dict.items() if name not in own for m in ms]
+    if typed:
+        own["filter"] = [*own.get("filter", []), *typed]
+    add_service_errors(form, ValidationError(own), rename={"sequence": "__all__"})
 
 
 @require_POST
@@ -328,7 +306,7 @@ def lead_enrol(request, company_slug, lead_id):
             raise ValidationError({"sequence": "Choose a sequence of this company."})
         services.enrolment_create(actor=request.membership, lead=lead, sequence=sequence, reason="Manual enrolment")
     except ValidationError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
     else:
         messages.success(request, f"Enrolled in “{sequence.name}”.")
     return redirect(_lead_url(lead))
@@ -339,10 +317,6 @@ def lead_enrol(request, company_slug, lead_id):
 def enrolment_stop(request, company_slug, enrolment_id):
     visible = Enrolment.objects.filter(lead__in=leads_visible_to(request.membership)).select_related("lead__company")
     enrolment = get_object_or_404(visible, pk=enrolment_id)
-    try:
-        services.enrolment_stop(actor=request.membership, enrolment=enrolment)
-    except ValidationError as error:
-        messages.error(request, _error_text(error))
-    else:
-        messages.success(request, "Unenrolled: no more emails of this sequence.")
+    act(request, lambda: services.enrolment_stop(actor=request.membership, enrolment=enrolment),
+        "Unenrolled: no more emails of this sequence.")  # fmt: skip
     return redirect(safe_next(request, _lead_url(enrolment.lead)))

@@ -180,8 +180,8 @@ def test_an_ineligible_lead_page_says_why_and_converting_fails_with_the_reasons(
     response = client.post(lead_url(lead, "accounts:lead_convert"), {"account": "new"})
     assert response.status_code == 400
     assert response.context["form"].non_field_errors() == [
-        "status: The lead is Contacted; only a qualified lead can be converted.",
-        "qualification: The lead has no qualification yet: fill in its scorecard.",
+        "Status: The lead is Contacted; only a qualified lead can be converted.",
+        "Qualification: The lead has no qualification yet: fill in its scorecard.",
     ]
     assert LeadConversion.objects.count() == 0
 

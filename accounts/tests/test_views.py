@@ -98,7 +98,7 @@ def test_moving_a_card_without_javascript_and_with_htmx(cast, client_for):
     assert Opportunity.objects.get(pk=deal.pk).stage.name == "Qualified"
     refused = client.post(page(cast.a.company, "opportunity_move", opportunity_id=deal.pk),
                           {"stage": stage(cast.a.company, "Closed lost").pk}, HTTP_HX_REQUEST="true")  # fmt: skip
-    assert refused.context["move_error"] == f"{deal.name}: lost reason: Say why the opportunity was lost."
+    assert refused.context["move_error"] == f"{deal.name}: Lost reason: Say why the opportunity was lost."
     swapped = client.post(page(cast.a.company, "opportunity_move", opportunity_id=deal.pk),
                           {"stage": stage(cast.a.company, "Negotiation").pk}, HTTP_HX_REQUEST="true")  # fmt: skip
     columns = {c.stage.name: c.count for c in swapped.context["columns"]}

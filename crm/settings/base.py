@@ -222,11 +222,13 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# A 403 or 404 is a client's mistake: django.request logs one line for it, never a traceback.
+# A 403 or 404 is a client's mistake: django.request logs one line for it, never a traceback; so
+# is a request for a host not in ALLOWED_HOSTS (a 400: one WARNING line, not an ERROR with a traceback).
 # crm.security logs lockouts and refused password resets (WARNING); axes itself only its warnings.
 LOG_FILTERS = {"client_errors_without_traceback": {"()": "crm.logs.ClientErrorsWithoutTraceback"}}
 LOG_LOGGERS = {
     "django.request": {"filters": ["client_errors_without_traceback"]},
+    "django.security.DisallowedHost": {"filters": ["client_errors_without_traceback"]},
     "axes": {"level": "WARNING"},
 }
 LOGGING = {

@@ -93,3 +93,20 @@ def test_an_api_403_logs_one_line_without_traceback(cast, caplog):
     assert response.status_code == 403
     assert request_log(caplog) == [("WARNING", f"Forbidden: {url}", None)]
     assert "Traceback" not in caplog.text
+
+
+def test_a_request_for_an_unknown_host_answers_400_and_logs_one_warning_line(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="django.security.DisallowedHost"):
+        response = client.get("/c/alpha/leads/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert [(r.name, r.levelname, r.getMessage(), r.exc_info, r.exc_text) for r in caplog.records] == [
+        (
+            "django.security.DisallowedHost",
+            "WARNING",
+            "Invalid HTTP_HOST header: 'evil.example'. You may need to add 'evil.example' to ALLOWED_HOSTS.",
+            None,
+            None,
+        )
+    ]
+    assert "Traceback" not in caplog.text

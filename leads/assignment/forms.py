@@ -1,5 +1,5 @@
 """Forms of the assignment pages. They parse input only: the rules live in ``leads.assignment`` and
-``leads.scoring``, and their errors come back through ``add_service_errors``."""
+``leads.scoring``, and their errors come back through ``crm.forms.add_service_errors``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from crm.models import Company, Membership
 from leads.assignment import open_loads
-from leads.config.forms import add_service_errors
 from leads.models import AssignmentStrategy, LeadSettings
 from leads.scoring import OPERATORS, field_choices
 
@@ -24,7 +23,6 @@ __all__ = [
     "RuleForm",
     "ScoringRuleForm",
     "StatsPeriodForm",
-    "add_service_errors",
     "rule_service_data",
 ]
 

@@ -19,7 +19,10 @@ from datetime import date, datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
+from crm import charts
+from crm.charts import Datum
 from crm.models import Activity, ActivityKind, Membership
 from crm.queries import memberships_visible_to
 from leads.assignment.engine import open_loads
@@ -86,7 +89,6 @@ class AssignmentStats:
     by_day: list[Stat]
     by_rule: list[Stat]
     total: Stat
-    chart: dict
 
 
 def assignment_stats(*, viewer: Membership, since: datetime, until: datetime, now=None) -> AssignmentStats:
@@ -126,7 +128,7 @@ def assignment_stats(*, viewer: Membership, since: datetime, until: datetime, no
     days = _every_day(by_day, since, until)
     return AssignmentStats(
         since, until, sla_hours, list(by_member.values()), days, sorted(by_rule.values(), key=lambda s: s.label),
-        total, day_chart(days),
+        total,
     )  # fmt: skip
 
 
@@ -183,28 +185,25 @@ def _every_day(by_day: dict[date, Stat], since: datetime, until: datetime) -> li
     return days
 
 
-CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 720, 220, 28
+RECEIVED_AXIS = "Leads assigned or claimed"
 
 
-def day_chart(days: list[Stat]) -> dict:
-    """Bar geometry for the server-rendered SVG: leads received per day, breaches drawn inside."""
-    top = max([d.received for d in days] + [1])
-    inner_w, inner_h = CHART_WIDTH - 2 * CHART_PAD, CHART_HEIGHT - 2 * CHART_PAD
-    slot = inner_w / max(len(days), 1)
-    bars = []
-    for index, day in enumerate(days):
-        height = inner_h * day.received / top
-        breach_height = inner_h * day.breaches / top
-        x = CHART_PAD + index * slot + slot * 0.15
-        bars.append({
-            "x": round(x, 1), "width": round(slot * 0.7, 1),
-            "y": round(CHART_PAD + inner_h - height, 1), "height": round(height, 1),
-            "breach_y": round(CHART_PAD + inner_h - breach_height, 1), "breach_height": round(breach_height, 1),
-            "label": day.label, "received": day.received, "breaches": day.breaches,
-            "show_label": len(days) <= 14 or index % math.ceil(len(days) / 10) == 0,
-            "label_x": round(x + slot * 0.35, 1),
-        })  # fmt: skip
+def stats_charts(stats: AssignmentStats) -> dict[str, SafeString]:
+    """The stats page's SVG charts (``crm.charts``): leads received per member and per day, each
+    figure with its SLA breaches; none when nobody received a lead in the period."""
+    if not stats.total.received:
+        return {}
     return {
-        "width": CHART_WIDTH, "height": CHART_HEIGHT, "pad": CHART_PAD, "top": top, "bars": bars,
-        "baseline": CHART_PAD + inner_h, "right": CHART_WIDTH - CHART_PAD, "label_y": CHART_HEIGHT - 8,
+        "members": charts.bar_chart(
+            [_received(stat, stat.label) for stat in stats.members], title="Leads received per member",
+            testid="chart-assignment-members", value_axis=RECEIVED_AXIS, category_axis="Member",
+        ),
+        "days": charts.area_chart(
+            [_received(stat, stat.key.strftime("%d %b")) for stat in stats.by_day], title="Leads received per day",
+            testid="chart-assignment-days", value_axis=RECEIVED_AXIS, time_axis="Day",
+        ),
     }  # fmt: skip
+
+
+def _received(stat: Stat, label: str) -> Datum:
+    return Datum(label, stat.received, f"{stat.received} ({stat.breaches} late)" if stat.breaches else "")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from copy import copy
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_POST
 from crm.models import Membership, Role
 from crm.permissions import tenant_view
 from crm.queries import memberships_visible_to
+from crm.views_helpers import Confirm, act, confirm_flow, form_flow
 from leads import assignment, scoring
 from leads.assignment.forms import (
     AssignForm,
@@ -33,11 +33,10 @@ from leads.assignment.forms import (
     RuleForm,
     ScoringRuleForm,
     StatsPeriodForm,
-    add_service_errors,
     rule_service_data,
 )
 from leads.assignment.queries import claimable, held_leads, queue_for, queue_neighbours, queue_owner, sla_state
-from leads.assignment.stats import assignment_stats
+from leads.assignment.stats import assignment_stats, stats_charts
 from leads.models import AssignmentRule, Lead, ScoringRule
 from leads.queries import leads_visible_to
 from leads.scoring.services import RULE_FIELDS as SCORING_RULE_FIELDS
@@ -46,8 +45,12 @@ NS = "leads:assignment"
 QUEUE_PAGE = 50
 
 
-def _to(request, name: str, **kwargs):
-    return redirect(f"{NS}:{name}", company_slug=request.company.slug, **kwargs)
+def _url(request, name: str) -> str:
+    return reverse(f"{NS}:{name}", kwargs={"company_slug": request.company.slug})
+
+
+def _to(request, name: str):
+    return redirect(_url(request, name))
 
 
 def _lead(request, lead_id: int) -> Lead:
@@ -55,23 +58,12 @@ def _lead(request, lead_id: int) -> Lead:
     return get_object_or_404(queryset, pk=lead_id)
 
 
+def _detail_url(lead: Lead) -> str:
+    return reverse("leads:detail", kwargs={"company_slug": lead.company.slug, "lead_id": lead.pk})
+
+
 def _detail(lead: Lead):
-    return redirect("leads:detail", company_slug=lead.company.slug, lead_id=lead.pk)
-
-
-def _error_text(error: ValidationError) -> str:
-    return " ".join(error.messages)
-
-
-def _act(request, action, success: str) -> bool:
-    """Run a one-click service call; report success or the refusal as a message."""
-    try:
-        action()
-    except ValidationError as error:
-        messages.error(request, _error_text(error))
-        return False
-    messages.success(request, success)
-    return True
+    return redirect(_detail_url(lead))
 
 
 # --- my queue ---------------------------------------------------------------------------------------
@@ -126,7 +118,7 @@ def queue_previous(request, company_slug, lead_id):
 @tenant_view("leads.claim")
 def claim(request, company_slug, lead_id):
     lead = _lead(request, lead_id)
-    claimed = _act(
+    claimed = act(
         request,
         lambda: assignment.lead_claim(actor=request.membership, lead=lead),
         f"{lead.display_name} is yours now: it is in your queue.",
@@ -141,7 +133,7 @@ def claim(request, company_slug, lead_id):
 def release(request, company_slug, lead_id):
     lead = _lead(request, lead_id)
     reason = request.POST.get("reason", "")[:300]
-    _act(
+    act(
         request,
         lambda: assignment.lead_release(actor=request.membership, lead=lead, reason=reason),
         f"{lead.display_name} is back in the pool.",
@@ -164,16 +156,16 @@ def _assignable_members(membership: Membership):
 def assign(request, company_slug, lead_id):
     lead = _lead(request, lead_id)
     form = AssignForm(request.POST or None, members=_assignable_members(request.membership))
-    if request.method == "POST" and form.is_valid():
+
+    def save():
         owner = form.cleaned_data["owner"]
-        try:
-            assignment.lead_assign(actor=request.membership, lead=lead, owner=owner, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{lead.display_name} assigned to {owner.display_name}.")
-            return _detail(lead)
-    return render(request, "leads/assignment/assign_form.html", {"form": form, "lead": lead})
+        assignment.lead_assign(actor=request.membership, lead=lead, owner=owner, reason=form.cleaned_data["reason"])
+        return owner
+
+    return form_flow(
+        request, form, save, success=lambda owner: f"{lead.display_name} assigned to {owner.display_name}.",
+        next_url=_detail_url(lead), template="leads/assignment/assign_form.html", context={"lead": lead},
+    )  # fmt: skip
 
 
 # --- the pool --------------------------------------------------------------------------------------
@@ -240,16 +232,12 @@ def _rule_forms(request, rule: AssignmentRule | None):
 
 def _rule_page(request, rule: AssignmentRule | None, save):
     form, conditions, members = _rule_forms(request, rule)
-    if request.method == "POST" and all([form.is_valid(), conditions.is_valid(), members.is_valid()]):
-        try:
-            saved = save(rule_service_data(form, conditions, members))
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Rule '{saved.name}' saved.")
-            return _to(request, "rule_list")
-    context = {"form": form, "conditions": conditions, "members": members, "rule": rule}
-    return render(request, "leads/assignment/rule_form.html", context)
+    return form_flow(
+        request, form, lambda: save(rule_service_data(form, conditions, members)), formsets=(conditions, members),
+        success=lambda saved: f"Rule '{saved.name}' saved.", next_url=_url(request, "rule_list"),
+        template="leads/assignment/rule_form.html",
+        context={"conditions": conditions, "members": members, "rule": rule},
+    )  # fmt: skip
 
 
 @tenant_view("rules.manage")
@@ -272,21 +260,15 @@ def rule_edit(request, company_slug, rule_id):
 @tenant_view("rules.manage")
 def rule_delete(request, company_slug, rule_id):
     rule = get_object_or_404(AssignmentRule, company=request.company, pk=rule_id)
-    return _delete_page(
-        request, rule, "assignment rule", "rule_list",
-        delete=lambda: assignment.assignment_rule_delete(actor=request.membership, rule=rule),
-        done=f"Rule '{rule.name}' deleted. Leads it assigned keep their owners.",
+    confirm = Confirm(
+        what="the assignment rule", name=rule.name, cancel_url=_url(request, "rule_list"),
+        consequences="This cannot be undone. Leads it assigned keep their owners; new leads go to the other rules.",
     )  # fmt: skip
-
-
-def _delete_page(request, obj, kind: str, list_name: str, *, delete, done: str):
-    """GET: the confirmation page; POST: delete through the service and go back to the list."""
-    if request.method == "POST":
-        delete()
-        messages.success(request, done)
-        return _to(request, list_name)
-    return render(request, "leads/assignment/confirm_delete.html", {"object": obj, "kind": kind,
-                                                                      "back": f"{NS}:{list_name}"})  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: assignment.assignment_rule_delete(actor=request.membership, rule=rule),
+        success=f"Rule '{rule.name}' deleted. Leads it assigned keep their owners.",
+        next_url=_url(request, "rule_list"),
+    )  # fmt: skip
 
 
 @require_POST
@@ -294,7 +276,7 @@ def _delete_page(request, obj, kind: str, list_name: str, *, delete, done: str):
 def rule_move(request, company_slug, rule_id):
     rule = get_object_or_404(AssignmentRule, company=request.company, pk=rule_id)
     direction = request.POST.get("direction", "")
-    _act(
+    act(
         request,
         lambda: assignment.assignment_rule_move(actor=request.membership, rule=rule, direction=direction),
         f"Rule '{rule.name}' moved {direction}.",
@@ -317,15 +299,11 @@ def _scoring_page(request, rule: ScoringRule | None, save):
     if rule is not None:
         initial = {name: getattr(rule, name) for name in SCORING_RULE_FIELDS}
     form = ScoringRuleForm(request.POST or None, initial=initial, company=request.company)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = save(form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Scoring rule '{saved.name}' saved; scores are being recalculated.")
-            return _to(request, "scoring_list")
-    return render(request, "leads/assignment/scoring_form.html", {"form": form, "rule": rule})
+    return form_flow(
+        request, form, lambda: save(form.cleaned_data),
+        success=lambda saved: f"Scoring rule '{saved.name}' saved; scores are being recalculated.",
+        next_url=_url(request, "scoring_list"), template="leads/assignment/scoring_form.html", context={"rule": rule},
+    )  # fmt: skip
 
 
 @tenant_view("rules.manage")
@@ -348,10 +326,14 @@ def scoring_edit(request, company_slug, scoring_rule_id):
 @tenant_view("rules.manage")
 def scoring_delete(request, company_slug, scoring_rule_id):
     rule = get_object_or_404(ScoringRule, company=request.company, pk=scoring_rule_id)
-    return _delete_page(
-        request, rule, "scoring rule", "scoring_list",
-        delete=lambda: scoring.scoring_rule_delete(actor=request.membership, rule=rule),
-        done=f"Scoring rule '{rule.name}' deleted; scores are being recalculated.",
+    confirm = Confirm(
+        what="the scoring rule", name=rule.name, cancel_url=_url(request, "scoring_list"),
+        consequences="This cannot be undone. Every lead's score is recalculated without it.",
+    )  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: scoring.scoring_rule_delete(actor=request.membership, rule=rule),
+        success=f"Scoring rule '{rule.name}' deleted; scores are being recalculated.",
+        next_url=_url(request, "scoring_list"),
     )  # fmt: skip
 
 
@@ -359,16 +341,15 @@ def scoring_delete(request, company_slug, scoring_rule_id):
 def settings_edit(request, company_slug):
     settings = scoring.settings_for(request.company)
     form = LeadSettingsForm(request.POST or None, instance=copy(settings))
-    if request.method == "POST" and form.is_valid():
+
+    def save():
         data = {name: form.cleaned_data[name] for name in LeadSettingsForm.Meta.fields}
-        try:
-            scoring.lead_settings_update(actor=request.membership, company=request.company, data=data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Prioritisation settings saved; scores are being recalculated.")
-            return _to(request, "scoring_list")
-    return render(request, "leads/assignment/settings_form.html", {"form": form})
+        return scoring.lead_settings_update(actor=request.membership, company=request.company, data=data)
+
+    return form_flow(
+        request, form, save, success="Prioritisation settings saved; scores are being recalculated.",
+        next_url=_url(request, "scoring_list"), template="leads/assignment/settings_form.html",
+    )  # fmt: skip
 
 
 # --- stats, spam review, team ------------------------------------------------------------------------
@@ -381,7 +362,8 @@ def stats(request, company_slug):
     if form.is_valid():
         since, until = form.period()
         figures = assignment_stats(viewer=request.membership, since=since, until=until)
-    return render(request, "leads/assignment/stats.html", {"form": form, "stats": figures})
+    context = {"form": form, "stats": figures, "charts": stats_charts(figures) if figures else {}}
+    return render(request, "leads/assignment/stats.html", context)
 
 
 @tenant_view("leads.assign")
@@ -396,7 +378,7 @@ def spam_list(request, company_slug):
 @tenant_view("leads.assign")
 def not_spam(request, company_slug, lead_id):
     lead = _lead(request, lead_id)
-    _act(
+    act(
         request,
         lambda: assignment.lead_clear_spam(actor=request.membership, lead=lead),
         f"{lead.display_name} is cleared: it is scored normally and went through the assignment rules.",
@@ -418,12 +400,9 @@ def member_edit(request, company_slug, member_id):
     initial = {"capacity": member.capacity, "is_available": member.is_available, "territory": member.territory,
                "skills": ", ".join(member.skills or [])}  # fmt: skip
     form = MemberCapacityForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            assignment.member_assignment_update(actor=request.membership, member=member, data=form.service_data())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{member.display_name}'s assignment settings saved.")
-            return _to(request, "team")
-    return render(request, "leads/assignment/member_form.html", {"form": form, "member": member})
+    return form_flow(
+        request, form,
+        lambda: assignment.member_assignment_update(actor=request.membership, member=member, data=form.service_data()),
+        success=f"{member.display_name}'s assignment settings saved.", next_url=_url(request, "team"),
+        template="leads/assignment/member_form.html", context={"member": member},
+    )  # fmt: skip

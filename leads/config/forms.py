@@ -1,28 +1,14 @@
 """Forms of the lead settings pages. They parse input only; the rules live in
-``leads.config.services`` and their errors come back through ``add_service_errors``."""
+``leads.config.services`` and their errors come back through ``crm.forms.add_service_errors``."""
 
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from crm.models import Company, Role
 from leads.models import Campaign, CustomField, LeadStatus, StatusTransition
 
-
-def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: on the field it names, else above the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages in error.message_dict.items():
-        if field in form.fields and not form.fields[field].disabled:
-            form.add_error(field, messages)
-        elif field == NON_FIELD_ERRORS:
-            form.add_error(None, messages)
-        else:
-            label = form.fields[field].label if field in form.fields else field.replace("_", " ").capitalize()
-            form.add_error(None, [f"{label}: {message}" for message in messages])
+__all__ = ["CampaignForm", "CustomFieldForm", "StatusForm", "TransitionForm"]
 
 
 class StatusForm(forms.ModelForm):

@@ -1,58 +1,123 @@
 """Company-admin pages for the lead configuration: statuses, transitions, campaigns and custom fields.
 
-Each view parses a form, calls one function of ``leads.config.services``, says what happened
-and redirects. Objects are always looked up through ``request.company``.
+The four kinds share one shape — a list, a create page and an edit page, each calling one function
+of ``leads.config.services`` — so each is a ``Setting`` and its views are made from it (the URL
+names stay ``status_list``, ``status_create``, ``status_edit`` …). Statuses also retire, unretire
+and delete; transitions delete. Objects are always looked up through ``request.company``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from copy import copy
+from dataclasses import dataclass, field
+from functools import partial
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, QuerySet
+from django.forms import ModelForm
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from crm.permissions import tenant_view
+from crm.views_helpers import Confirm, act, confirm_flow, form_flow
 from leads.config import services
-from leads.config.forms import CampaignForm, CustomFieldForm, StatusForm, TransitionForm, add_service_errors
+from leads.config.forms import CampaignForm, CustomFieldForm, StatusForm, TransitionForm
 from leads.models import Campaign, CustomField, LeadStatus, StatusTransition
 
 NS = "leads:config"
+# The retire/unretire buttons are the ``is_active`` field: their refusals need no "Is active:" label.
+RETIRING = {"is_active": ""}
 
 
-def _to(name: str, request):
-    return redirect(f"{NS}:{name}", company_slug=request.company.slug)
+@dataclass(frozen=True)
+class Setting:
+    """One kind of lead setting: its model, form, services, pages and messages."""
 
+    key: str  # the URL names' and templates' prefix: status → status_list, status_form.html
+    name: str  # the edit page's context name and the update service's keyword: status, field …
+    plural: str  # the list page's context name
+    model: type
+    form: type[ModelForm]
+    permission: str
+    listed: Callable[[object], QuerySet]  # company → the list page's rows
+    create: Callable
+    update: Callable
+    created: str  # "Status '{obj.name}' created."
+    saved: str
+    form_kwargs: Callable[[object], dict] = field(default=lambda company: {})
 
-def _form_page(request, form, save: Callable, *, success: str, next_name: str, template: str, **context):
-    """POST: validate, save through the service, message and redirect; otherwise (re)show the form.
+    def list_url(self, request) -> str:
+        return reverse(f"{NS}:{self.key}_list", kwargs={"company_slug": request.company.slug})
 
-    Edit forms get a copy of the object: validating writes the posted values onto the form's
-    instance, and the page should still describe the object as it is.
-    """
-    if request.method == "POST" and form.is_valid():
-        try:
-            obj = save(form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
+    def get(self, request, pk: int):
+        return get_object_or_404(self.model, company=request.company, pk=pk)
+
+    def form_page(self, request, obj=None):
+        """Create (``obj`` None) or edit. The edit form gets a copy of ``obj``: validating writes
+        the posted values onto the form's instance, and the page should describe ``obj`` as it is."""
+        company, actor = request.company, request.membership
+        form = self.form(request.POST or None, instance=copy(obj), **self.form_kwargs(company))
+        if obj is None:
+            save, success = partial(self.create, company=company, actor=actor), self.created
         else:
-            messages.success(request, success.format(obj=obj))
-            return _to(next_name, request)
-    return render(request, f"leads/config/{template}", {"form": form, **context})
+            save, success = partial(self.update, actor=actor, **{self.name: obj}), self.saved
+        return form_flow(
+            request, form, lambda: save(data=form.cleaned_data), success=lambda saved: success.format(obj=saved),
+            next_url=self.list_url(request), template=f"leads/config/{self.key}_form.html",
+            context={self.name: obj} if obj is not None else {},
+        )  # fmt: skip
 
 
-def _act(request, action: Callable, success: str) -> None:
-    """Run a one-click action (retire, delete, …) and report its outcome as a message."""
-    try:
-        action()
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, success)
+STATUS = Setting(
+    "status", "status", "statuses", LeadStatus, StatusForm, "statuses.manage",
+    lambda company: LeadStatus.objects.filter(company=company).annotate(lead_count=Count("leads")).order_by(
+        "order", "id"),
+    services.status_create, services.status_update, "Status '{obj.name}' created.", "Status '{obj.name}' saved.",
+)  # fmt: skip
+TRANSITION = Setting(
+    "transition", "transition", "transitions", StatusTransition, TransitionForm, "statuses.manage",
+    lambda company: StatusTransition.objects.filter(company=company).select_related("from_status", "to_status"),
+    services.transition_create, services.transition_update, "Transition {obj} added.", "Transition {obj} saved.",
+    form_kwargs=lambda company: {"company": company},
+)  # fmt: skip
+CAMPAIGN = Setting(
+    "campaign", "campaign", "campaigns", Campaign, CampaignForm, "company.manage",
+    lambda company: Campaign.objects.filter(company=company).annotate(lead_count=Count("leads")).order_by("name"),
+    services.campaign_create, services.campaign_update,
+    "Campaign '{obj.name}' created.", "Campaign '{obj.name}' saved.",
+)  # fmt: skip
+FIELD = Setting(
+    "field", "field", "fields", CustomField, CustomFieldForm, "fields.manage",
+    lambda company: CustomField.objects.filter(company=company).order_by("order", "key"),
+    services.custom_field_create, services.custom_field_update,
+    "Custom field '{obj.label}' created.", "Custom field '{obj.label}' saved.",
+)  # fmt: skip
+
+
+def _list_view(setting: Setting):
+    @tenant_view(setting.permission)
+    def view(request, company_slug):
+        rows = setting.listed(request.company)
+        return render(request, f"leads/config/{setting.key}_list.html", {setting.plural: rows})
+
+    return view
+
+
+def _create_view(setting: Setting):
+    @tenant_view(setting.permission)
+    def view(request, company_slug):
+        return setting.form_page(request)
+
+    return view
+
+
+def _edit_view(setting: Setting):
+    @tenant_view(setting.permission)
+    def view(request, company_slug, **ids):
+        return setting.form_page(request, setting.get(request, ids[f"{setting.name}_id"]))
+
+    return view
 
 
 @tenant_view("company.manage")
@@ -60,238 +125,64 @@ def index(request, company_slug):
     return render(request, "leads/config/index.html")
 
 
-# --- statuses ----------------------------------------------------------------------------------
+status_list, status_create, status_edit = _list_view(STATUS), _create_view(STATUS), _edit_view(STATUS)
+transition_list, transition_create = _list_view(TRANSITION), _create_view(TRANSITION)
+transition_edit = _edit_view(TRANSITION)
+campaign_list, campaign_create, campaign_edit = _list_view(CAMPAIGN), _create_view(CAMPAIGN), _edit_view(CAMPAIGN)
+field_list, field_create, field_edit = _list_view(FIELD), _create_view(FIELD), _edit_view(FIELD)
 
 
-@tenant_view("statuses.manage")
-def status_list(request, company_slug):
-    statuses = LeadStatus.objects.filter(company=request.company).annotate(lead_count=Count("leads"))
-    return render(request, "leads/config/status_list.html", {"statuses": statuses.order_by("order", "id")})
-
-
-@tenant_view("statuses.manage")
-def status_create(request, company_slug):
-    def save(data):
-        return services.status_create(company=request.company, actor=request.membership, data=data)
-
-    form = StatusForm(request.POST or None)
-    return _form_page(
-        request,
-        form,
-        save,
-        success="Status '{obj.name}' created.",
-        next_name="status_list",
-        template="status_form.html",
-    )
-
-
-@tenant_view("statuses.manage")
-def status_edit(request, company_slug, status_id):
-    status = get_object_or_404(LeadStatus, company=request.company, pk=status_id)
-
-    def save(data):
-        return services.status_update(actor=request.membership, status=status, data=data)
-
-    form = StatusForm(request.POST or None, instance=copy(status))
-    return _form_page(
-        request,
-        form,
-        save,
-        success="Status '{obj.name}' saved.",
-        next_name="status_list",
-        template="status_form.html",
-        status=status,
-    )
+# --- what only statuses and transitions do ---------------------------------------------------------
 
 
 @tenant_view("statuses.manage")
 @require_POST
 def status_retire(request, company_slug, status_id):
-    status = get_object_or_404(LeadStatus, company=request.company, pk=status_id)
-    _act(
+    status = STATUS.get(request, status_id)
+    act(
         request,
         lambda: services.status_retire(actor=request.membership, status=status),
         f"Status '{status.name}' retired: leads can no longer move into it.",
+        labels=RETIRING,
     )
-    return _to("status_list", request)
+    return redirect(STATUS.list_url(request))
 
 
 @tenant_view("statuses.manage")
 @require_POST
 def status_unretire(request, company_slug, status_id):
-    status = get_object_or_404(LeadStatus, company=request.company, pk=status_id)
-    _act(
+    status = STATUS.get(request, status_id)
+    act(
         request,
         lambda: services.status_unretire(actor=request.membership, status=status),
         f"Status '{status.name}' is in use again.",
+        labels=RETIRING,
     )
-    return _to("status_list", request)
+    return redirect(STATUS.list_url(request))
 
 
 @tenant_view("statuses.manage")
 def status_delete(request, company_slug, status_id):
-    status = get_object_or_404(LeadStatus, company=request.company, pk=status_id)
-    if request.method == "POST":
-        _act(
-            request,
-            lambda: services.status_delete(actor=request.membership, status=status),
-            f"Status '{status.name}' deleted.",
-        )
-        return _to("status_list", request)
-    context = {
-        "object": status,
-        "kind": "status",
-        "blocker": services.status_delete_blocker(status),
-        "cancel_url": reverse(f"{NS}:status_list", kwargs={"company_slug": request.company.slug}),
-    }
-    return render(request, "leads/config/confirm_delete.html", context)
-
-
-# --- transitions -------------------------------------------------------------------------------
-
-
-@tenant_view("statuses.manage")
-def transition_list(request, company_slug):
-    transitions = StatusTransition.objects.filter(company=request.company).select_related("from_status", "to_status")
-    return render(request, "leads/config/transition_list.html", {"transitions": transitions})
-
-
-@tenant_view("statuses.manage")
-def transition_create(request, company_slug):
-    def save(data):
-        return services.transition_create(company=request.company, actor=request.membership, data=data)
-
-    form = TransitionForm(request.POST or None, company=request.company)
-    return _form_page(
-        request,
-        form,
-        save,
-        success="Transition {obj} added.",
-        next_name="transition_list",
-        template="transition_form.html",
-    )
-
-
-@tenant_view("statuses.manage")
-def transition_edit(request, company_slug, transition_id):
-    transition = get_object_or_404(StatusTransition, company=request.company, pk=transition_id)
-
-    def save(data):
-        return services.transition_update(actor=request.membership, transition=transition, data=data)
-
-    form = TransitionForm(request.POST or None, instance=copy(transition), company=request.company)
-    return _form_page(
-        request,
-        form,
-        save,
-        success="Transition {obj} saved.",
-        next_name="transition_list",
-        template="transition_form.html",
-        transition=transition,
-    )
+    status = STATUS.get(request, status_id)
+    confirm = Confirm(
+        what="status", name=status.name, cancel_url=STATUS.list_url(request),
+        consequences="This cannot be undone. The transitions into and out of it are deleted with it.",
+        blocker=services.status_delete_blocker(status),
+    )  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: services.status_delete(actor=request.membership, status=status),
+        success=f"Status '{status.name}' deleted.", next_url=STATUS.list_url(request),
+    )  # fmt: skip
 
 
 @tenant_view("statuses.manage")
 def transition_delete(request, company_slug, transition_id):
-    transition = get_object_or_404(StatusTransition, company=request.company, pk=transition_id)
-    if request.method == "POST":
-        _act(
-            request,
-            lambda: services.transition_delete(actor=request.membership, transition=transition),
-            f"Transition {transition} deleted.",
-        )
-        return _to("transition_list", request)
-    context = {
-        "object": transition,
-        "kind": "transition",
-        "cancel_url": reverse(f"{NS}:transition_list", kwargs={"company_slug": request.company.slug}),
-    }
-    return render(request, "leads/config/confirm_delete.html", context)
-
-
-# --- campaigns ---------------------------------------------------------------------------------
-
-
-@tenant_view("company.manage")
-def campaign_list(request, company_slug):
-    campaigns = Campaign.objects.filter(company=request.company).annotate(lead_count=Count("leads"))
-    return render(request, "leads/config/campaign_list.html", {"campaigns": campaigns.order_by("name")})
-
-
-@tenant_view("company.manage")
-def campaign_create(request, company_slug):
-    def save(data):
-        return services.campaign_create(company=request.company, actor=request.membership, data=data)
-
-    form = CampaignForm(request.POST or None)
-    return _form_page(
-        request,
-        form,
-        save,
-        success="Campaign '{obj.name}' created.",
-        next_name="campaign_list",
-        template="campaign_form.html",
-    )
-
-
-@tenant_view("company.manage")
-def campaign_edit(request, company_slug, campaign_id):
-    campaign = get_object_or_404(Campaign, company=request.company, pk=campaign_id)
-
-    def save(data):
-        return services.campaign_update(actor=request.membership, campaign=campaign, data=data)
-
-    form = CampaignForm(request.POST or None, instance=copy(campaign))
-    return _form_page(
-        request,
-        form,
-        save,
-        success="Campaign '{obj.name}' saved.",
-        next_name="campaign_list",
-        template="campaign_form.html",
-        campaign=campaign,
-    )
-
-
-# --- custom fields -----------------------------------------------------------------------------
-
-
-@tenant_view("fields.manage")
-def field_list(request, company_slug):
-    fields = CustomField.objects.filter(company=request.company).order_by("order", "key")
-    return render(request, "leads/config/field_list.html", {"fields": fields})
-
-
-@tenant_view("fields.manage")
-def field_create(request, company_slug):
-    def save(data):
-        return services.custom_field_create(company=request.company, actor=request.membership, data=data)
-
-    form = CustomFieldForm(request.POST or None)
-    return _form_page(
-        request,
-        form,
-        save,
-        success="Custom field '{obj.label}' created.",
-        next_name="field_list",
-        template="field_form.html",
-    )
-
-
-@tenant_view("fields.manage")
-def field_edit(request, company_slug, field_id):
-    field = get_object_or_404(CustomField, company=request.company, pk=field_id)
-
-    def save(data):
-        return services.custom_field_update(actor=request.membership, field=field, data=data)
-
-    form = CustomFieldForm(request.POST or None, instance=copy(field))
-    return _form_page(
-        request,
-        form,
-        save,
-        success="Custom field '{obj.label}' saved.",
-        next_name="field_list",
-        template="field_form.html",
-        field=field,
-    )
+    transition = TRANSITION.get(request, transition_id)
+    confirm = Confirm(
+        what="the transition", name=str(transition), cancel_url=TRANSITION.list_url(request),
+        consequences="This cannot be undone. Leads keep their statuses; this move is no longer offered.",
+    )  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: services.transition_delete(actor=request.membership, transition=transition),
+        success=f"Transition {transition} deleted.", next_url=TRANSITION.list_url(request),
+    )  # fmt: skip

@@ -6,11 +6,14 @@ import datetime as dt
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
+from lxml import html
 
 from crm.models import Activity, ActivityKind
 from leads import feed
 from leads.models import Lead, LeadComment
+from leads.scoring import engagement_record
 from leads.testing.factories import make_comment, make_lead
+from nurturing.testing.factories import make_consenting_lead, make_sequence
 
 URL = "/c/alpha/leads/activity/"
 
@@ -91,3 +94,31 @@ def test_a_cursor_that_names_no_key_is_refused(value):
     with pytest.raises(feed.ValidationError) as refused:
         feed.parse_cursor(value)
     assert refused.value.message_dict == {"before": [feed.BAD_CURSOR]}
+
+
+# --- sentences ---------------------------------------------------------------------------------
+
+
+def feed_sentences(response) -> list[str]:
+    tree = html.fromstring(response.content)
+    for moment in tree.xpath('//*[@data-testid="feed-sentence"]/time'):
+        moment.getparent().remove(moment)
+    return [" ".join(" ".join(node.itertext()).split()) for node in tree.xpath('//*[@data-testid="feed-sentence"]')]
+
+
+def test_a_sentence_of_its_own_has_no_system_in_front_and_a_comment_keeps_its_author(
+    cast, client_for, django_capture_on_commit_callbacks
+):
+    lead = make_consenting_lead(cast.a.company, first_name="Ada", last_name="Lovelace", owner=cast.a.sdr1)
+    sequence = make_sequence(cast.a.company, name="Hot leads", trigger="score_threshold", trigger_score=lead.score + 10)
+    make_comment(lead, cast.a.sdr1, "Called her back")
+    with django_capture_on_commit_callbacks(execute=True):
+        engagement_record(lead=lead, kind="email_click", key="click-1")  # rescored past the threshold: enrolled
+
+    response = client_for(cast.a.sdr1).get(URL)
+
+    assert Lead.objects.get(pk=lead.pk).score >= sequence.trigger_score
+    assert feed_sentences(response) == [
+        "Enrolled in the email sequence “Hot leads” on Ada Lovelace",
+        "Alpha SDR One commented on Ada Lovelace",
+    ]

@@ -13,12 +13,13 @@ L6    03-05 10:00 auto → sdr1            outside the period
 """
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 
 from crm.models import Activity
-from leads.assignment.stats import assignment_stats, percentile
+from leads.assignment.stats import assignment_stats, percentile, stats_charts
 from leads.models import Lead, LeadAssignment, LeadComment, StatusChange
 from leads.testing.factories import make_lead, status
 
@@ -110,14 +111,34 @@ def test_the_sla_is_configurable(fixture):
     assert stats_for(fixture.a.admin).total.breaches == 1  # only the never-answered claim
 
 
-def test_the_chart_has_one_bar_per_day_scaled_to_the_busiest(fixture):
-    chart = stats_for(fixture.a.admin).chart
+def marks(svg) -> list[str]:
+    """The tooltip of each bar or point (the chart's own title has an id; the marks' do not)."""
+    return re.findall(r"<title>([^<]*)</title>", str(svg))
 
-    assert [(b["label"], b["received"], b["breaches"]) for b in chart["bars"]] == [
-        ("2025-03-03", 4, 1), ("2025-03-04", 2, 1),
+
+def axis_titles(svg) -> list[str]:
+    return re.findall(r'class="chart-axis-title"[^>]*>([^<]*)<', str(svg))
+
+
+def test_the_charts_show_leads_received_per_member_and_per_day_with_the_late_ones(fixture):
+    found = stats_charts(stats_for(fixture.a.admin))
+    members, days = str(found["members"]), str(found["days"])
+
+    assert marks(members) == ["Alpha Admin: 0", "Alpha Manager: 1", "Alpha SDR One: 4 (2 late)", "Alpha SDR Two: 1"]
+    assert re.findall(r'class="chart-bar"[^>]* width="([\d.]+)"', members) == ["0.0", "95.0", "380.0", "95.0"]
+    assert axis_titles(members) == ["Member", "Leads assigned or claimed"]
+    assert 'data-testid="chart-assignment-members"' in members
+    assert marks(days) == ["03 Mar: 4 (1 late)", "04 Mar: 2 (1 late)"]
+    assert re.findall(r'<circle class="chart-point" cx="([\d.]+)" cy="([\d.]+)"', days) == [
+        ("50.0", "30.0"), ("620.0", "100.0"),
     ]  # fmt: skip
-    first, second = chart["bars"]
-    assert (first["height"], second["height"], first["breach_height"]) == (164.0, 82.0, 41.0)
+    assert axis_titles(days) == ["Leads assigned or claimed", "Day"]
+
+
+def test_a_period_without_assignments_has_no_charts(fixture):
+    empty = assignment_stats(viewer=fixture.a.admin, since=at(20, 0), until=at(21, 0), now=at(21, 0))
+
+    assert (empty.total.received, stats_charts(empty)) == (0, {})
 
 
 @pytest.mark.parametrize(("values", "p90"), [([], None), ([5], 5), ([1, 2], 2), (list(range(1, 11)), 9),

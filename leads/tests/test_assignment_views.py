@@ -251,9 +251,25 @@ def test_the_stats_page_shows_the_table_and_the_chart(cast, client_for):
     response = client_for(cast.a.manager).get(url("stats", cast.a))
 
     members = {s.label: (s.assigned, s.open) for s in response.context["stats"].members}
+    content = response.content.decode()
     assert members == {"Alpha Manager": (0, 0), "Alpha SDR One": (1, 1)}
-    assert b"<svg" in response.content
-    assert b'data-testid="stats-members-row"' in response.content
+    assert content.count('data-testid="stats-members-row"') == 2
+    assert re.findall(r'data-testid="(chart-assignment-[a-z]+)"', content) == [
+        "chart-assignment-members", "chart-assignment-days",
+    ]  # fmt: skip
+    assert re.findall(r"<title>([^<]*)</title>", content).count("Alpha SDR One: 1") == 1
+    assert re.findall(r'class="chart-axis-title"[^>]*>([^<]*)<', content) == [
+        "Member", "Leads assigned or claimed", "Leads assigned or claimed", "Day",
+    ]  # fmt: skip
+    assert 'href="/static/css/dashboard.css"' in content
+
+
+def test_the_stats_page_without_assignments_says_so_instead_of_empty_charts(cast, client_for):
+    response = client_for(cast.a.manager).get(url("stats", cast.a))
+
+    assert response.context["charts"] == {}
+    assert "No leads were assigned or claimed in this period" in page_text(response)
+    assert "<svg" not in response.content.decode()
 
 
 def test_the_stats_period_is_validated(cast, client_for):

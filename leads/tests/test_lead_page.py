@@ -62,7 +62,8 @@ def dotted_actions_in_the_code() -> set[str]:
 def test_the_walk_finds_the_actions_it_must_label():
     found = dotted_actions_in_the_code()
     assert {"leads.lead.rescored", "leads.lead.imported", "leads.lead.bulk_", "nurturing.email.opened",
-            "accounts.lead.converted", "leads.lead.assigned", timeline.MERGED} <= found  # fmt: skip
+            "accounts.lead.converted", "leads.lead.assigned", timeline.MERGED, "accounts.account.changed",
+            "accounts.contact.created", "accounts.opportunity.stage_changed"} <= found  # fmt: skip
     assert "leads.tasks_transfer.run_import" not in found
 
 

@@ -237,7 +237,7 @@ def test_the_interaction_form_offers_the_guides_outcomes_and_refuses_others(cast
     response = client.post(url("activity_create", cast.a.company, lead_id=lead.pk),
                            {"kind": "call", "subject": "Discovery", "outcome": "booked demo"}, follow=True)  # fmt: skip
     assert [str(m) for m in response.context["messages"]] == [
-        "outcome: Select a valid choice. booked demo is not one of the available choices."
+        "Outcome: Select a valid choice. booked demo is not one of the available choices."
     ]
     assert lead.activities.count() == 0
 
