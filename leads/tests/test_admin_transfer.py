@@ -158,7 +158,7 @@ def test_the_admin_exports_the_visible_leads_as_csv(cast, client_for, exportable
         str(exportable.pk),
         "'=HYPERLINK(1)",
         "Doe",
-        "'+44 20 7946 0000",
+        "+44 20 7946 0000",
         "sdr1@alpha.test",
         "New",
     )
@@ -176,7 +176,7 @@ def test_the_admin_exports_the_visible_leads_as_xlsx(cast, client_for, exportabl
     assert (row["Email"], row["First name"], row["Phone"], row["Owner"]) == (
         "mine@example.com",
         "'=HYPERLINK(1)",
-        "'+44 20 7946 0000",
+        "+44 20 7946 0000",
         "sdr1@alpha.test",
     )
     assert all(cell.data_type != "f" for line in sheet.iter_rows() for cell in line)  # no formula cells

@@ -124,8 +124,8 @@ def test_the_default_columns_and_values(cast, leads):
     ]  # fmt: skip
     created = lead.created_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     assert rows[1][:18] == [
-        str(lead.pk), "Full", "Row", "full@example.com", "'+44 20 7946 0000", "GB", "", "", "", "Website",
-        "Test campaign", "", "", "sdr1@alpha.test", "New", "awareness", str(lead.score), lead.priority,
+        str(lead.pk), "Full", "Row", "full@example.com", "+44 20 7946 0000", "GB", "", "", "", "Website",
+        "Test campaign", "", "", "Alpha SDR One", "New", "Awareness", str(lead.score), lead.get_priority_display(),
     ]  # fmt: skip
     assert (rows[1][23], rows[1][24], rows[1][26], rows[1][28]) == ("yes", "no", created, "Retail")
 
@@ -164,13 +164,13 @@ def test_formula_cells_are_neutralised_in_csv_and_xlsx(cast, client_for):
     make_lead(cast.a.company, email="f@example.com", first_name="=HYPERLINK(\"http://evil\")", last_name="@SUM(1)",
               company_name="-2+3", phone="+44 20 7946 0000")  # fmt: skip
     rows = csv_rows(export_bytes(cast.a.manager, "q=f"))
-    assert rows[1][1:5] == ['\'=HYPERLINK("http://evil")', "'@SUM(1)", "f@example.com", "'+44 20 7946 0000"]
+    assert rows[1][1:5] == ['\'=HYPERLINK("http://evil")', "'@SUM(1)", "f@example.com", "+44 20 7946 0000"]
     assert rows[1][7] == "'-2+3"
     assert [neutralise(v) for v in ("\tx", "\rx", "'x", "x=1", "")] == ["'\tx", "'\rx", "''x", "x=1", ""]
     _, content = download(client_for(cast.a.manager), cast.a.company, "q=f&format=xlsx")
     sheet = load_workbook(io.BytesIO(content)).active
     row = list(next(sheet.iter_rows(min_row=2, max_row=2)))
-    assert [row[1].value, row[4].value, row[7].value] == ['\'=HYPERLINK("http://evil")', "'+44 20 7946 0000", "'-2+3"]
+    assert [row[1].value, row[4].value, row[7].value] == ['\'=HYPERLINK("http://evil")', "+44 20 7946 0000", "'-2+3"]
     assert {row[1].data_type, row[4].data_type} == {"s"}  # text, never a formula
 
 

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 import tablib
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_q.models import Task
 
 from leads import services
+from leads.dedup import tasks as dedup_tasks
 from leads.models import DuplicateCandidate, ImportJob, ImportStatus, Lead, StatusChange
 from leads.testing.factories import make_campaign, make_custom_field, make_lead
 from leads.transfer.admin import LeadResource
@@ -252,6 +253,45 @@ def test_flag_creates_the_lead_and_queues_the_pair_for_review(cast):
     )
 
 
+def test_a_near_duplicate_is_queued_for_review_at_import_as_the_form_would(cast, django_capture_on_commit_callbacks):
+    """No key in common (a personal mailbox): the same person at the same company by name, first
+    and last swapped. Once the import commits, a worker queues the pair (not only the next nightly
+    scan); the other company's look-alike is never paired."""
+    existing = make_lead(cast.a.company, first_name="Margaret", last_name="Hamilton", company_name="Apollo Labs",
+                         email="margaret.hamilton@apollo-labs.com", phone="")  # fmt: skip
+    make_lead(cast.b.company, first_name="Margaret", last_name="Hamilton", company_name="Apollo Labs",
+              email="mh@apollo-labs.com", phone="")  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        job = do_import(cast, "email,first_name,last_name,company_name\n"
+                              "mhamilton@gmail.com,Hamilton,Margaret,Apollo Labs Ltd\n"
+                              "ada@engine.co.uk,Ada,Lovelace,Analytical Engines\n")  # fmt: skip
+    new = Lead.objects.get(company=cast.a.company, email="mhamilton@gmail.com")
+    pair = DuplicateCandidate.objects.get()
+    assert (job.status, job.created_count) == (ImportStatus.SUCCEEDED, 2)
+    assert ({pair.lead_a_id, pair.lead_b_id}, pair.source, pair.is_exact) == ({existing.pk, new.pk}, "saved", False)
+    assert [r["label"] for r in pair.reasons] == ["name 100% (first and last swapped) + same company"]
+    task = Task.objects.get(name=f"import-duplicates-{job.pk}")
+    assert (task.func, task.success, task.result) == (
+        "leads.dedup.tasks.check_new_leads", True, {"company": cast.a.company.pk, "leads": 2, "found": 1},
+    )  # fmt: skip
+
+
+def test_a_large_import_has_its_company_scanned_instead(cast, django_capture_on_commit_callbacks, monkeypatch):
+    """Beyond ``NEW_LEADS_SCAN_ABOVE`` new leads one pass over the company is cheaper than looking up
+    each new lead's neighbours: the worker runs the company's scan, which finds the same pair."""
+    monkeypatch.setattr(dedup_tasks, "NEW_LEADS_SCAN_ABOVE", 1)
+    existing = make_lead(cast.a.company, first_name="Margaret", last_name="Hamilton", company_name="Apollo Labs",
+                         email="margaret.hamilton@apollo-labs.com", phone="")  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        job = do_import(cast, "email,first_name,last_name,company_name\n"
+                              "mhamilton@gmail.com,Hamilton,Margaret,Apollo Labs Ltd\n"
+                              "ada@engine.co.uk,Ada,Lovelace,Analytical Engines\n")  # fmt: skip
+    result = Task.objects.get(name=f"import-duplicates-{job.pk}").result
+    pair = DuplicateCandidate.objects.get()
+    assert (result["leads"], result["found"], pair.source) == (3, 1, "scan")
+    assert {pair.lead_a_id, pair.lead_b_id} == {existing.pk, Lead.objects.get(email="mhamilton@gmail.com").pk}
+
+
 def test_create_anyway_makes_a_second_lead_and_an_sdr_may_not_ask_for_it(cast):
     make_lead(cast.a.company, email="lead1@batch.example")
     job = do_import(cast, HEADER + good_rows(1), on_duplicate="create")
@@ -337,6 +377,33 @@ def test_a_manager_reverts_from_the_job_page(cast, client_for):
     assert (response.status_code, job.status, Lead.objects.count()) == (302, ImportStatus.REVERTED, 0)
 
 
+def test_a_revert_claims_the_job_so_its_page_follows_it_and_offers_no_second_one(cast, client_for):
+    job = do_import(cast, HEADER + good_rows(2))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.REVERTING)  # a worker is on it
+    client = client_for(cast.a.manager)
+    page = client.get(f"/c/{cast.a.company.slug}/leads/import/{job.pk}/").content.decode()
+    assert ("Removing the imported leads" in page, 'hx-trigger="every 1s"' in page, "Revert this import" in page) == (
+        True, True, False,
+    )  # fmt: skip
+    again = client.post(f"/c/{cast.a.company.slug}/leads/import/{job.pk}/revert/", follow=True)
+    assert [str(m) for m in again.context["messages"]] == ["Only a finished import that created or changed leads "
+                                                            "can be reverted."]  # fmt: skip
+    assert (Lead.objects.count(), Task.objects.filter(name=f"import-revert-{job.pk}").count()) == (2, 0)
+
+
+def test_a_revert_that_fails_in_the_worker_leaves_the_import_revertible_and_says_why(cast):
+    from leads.transfer.tasks import revert_import
+
+    job = do_import(cast, HEADER + good_rows(2))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.REVERTING)
+    with pytest.raises(PermissionDenied):
+        revert_import(job.pk, cast.a.sdr1.pk)  # an SDR's revert is refused by the service
+    job.refresh_from_db()
+    assert (job.status, job.error, Lead.objects.count()) == (
+        ImportStatus.SUCCEEDED, "The revert failed and nothing was changed: the member who asked for it may not revert imports.", 2,
+    )  # fmt: skip
+
+
 def test_the_api_imports_a_file_and_reports_the_job(cast, client_for):
     client = client_for(cast.a.manager)
     campaign = make_campaign(cast.a.company)
@@ -373,7 +440,7 @@ def test_the_admin_resource_imports_through_the_same_checks(cast):
 def test_the_admin_resource_exports_what_it_is_given_neutralised(cast):
     make_lead(cast.a.company, phone="+44 20 7946 0000", first_name="=cmd")
     data = LeadResource().export(Lead.objects.all())
-    assert (data.dict[0]["Phone"], data.dict[0]["First name"]) == ("'+44 20 7946 0000", "'=cmd")
+    assert (data.dict[0]["Phone"], data.dict[0]["First name"]) == ("+44 20 7946 0000", "'=cmd")
 
 
 def test_the_command_imports_and_reports(cast, tmp_path):

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from crm.models import Notification
 from leads import services
@@ -289,3 +292,17 @@ def test_an_sdr_may_own_a_new_lead_but_not_give_it_to_someone_else(cast):
     assert errors == {"owner": ["Only managers and admins assign leads to someone else."]}
     lead = services.lead_create(company=cast.a.company, actor=cast.a.sdr1, data={**base, "owner": cast.a.sdr1})
     assert lead.owner == cast.a.sdr1
+
+
+def test_a_lead_without_status_rows_has_been_in_its_status_since_it_was_made(cast, client_for):
+    """Generated leads (``generate_leads``) have no StatusChange rows: the page still opens."""
+    lead = make_lead(cast.a.company, cast.a.sdr1, owner=cast.a.sdr1)
+    StatusChange.objects.filter(lead=lead).delete()
+    made = timezone.now() - timedelta(hours=3)
+    Lead.objects.filter(pk=lead.pk).update(status_changed_at=made)
+    lead.refresh_from_db()
+    assert [(s.key, round(seconds)) for s, seconds in time_in_status(lead, now=made + timedelta(hours=3))] == [
+        ("new", 3 * 3600)
+    ]
+    page = client_for(cast.a.sdr1).get(f"/c/{cast.a.company.slug}/leads/{lead.pk}/")
+    assert page.status_code == 200

@@ -26,8 +26,9 @@ from leads.models import DuplicatePolicy, ExportFormat, ExportRun, ImportFormat,
 from leads.transfer.cells import CONTENT_TYPES
 from leads.transfer.exports import enqueue_export, export_run_start, export_runs_visible_to, template_for
 from leads.transfer.importer import import_progress
-from leads.transfer.jobs import enqueue_revert, import_job_create, import_job_start, import_jobs_visible_to
+from leads.transfer.jobs import import_job_create, import_job_start, import_jobs_visible_to
 from leads.transfer.mapping import ImportOptions
+from leads.transfer.revert import import_revert_start
 
 TAGS = ["import and export"]
 FILE = {"type": "string", "format": "binary"}
@@ -170,13 +171,8 @@ class ImportRevertView(ImportJobMixin, TenantAPIView):
         responses={202: ImportJobSerializer},
     )
     def post(self, request, company_id, job_id):
-        if not self.job.can_revert:
-            raise DjangoValidationError(
-                {"__all__": ["Only a finished import that created or changed leads can be reverted."]}
-            )
-        enqueue_revert(self.job.pk, request.membership.pk)
-        self.job.refresh_from_db()
-        return Response(ImportJobSerializer(self.job).data, status=status.HTTP_202_ACCEPTED)
+        job = import_revert_start(job=self.job, actor=request.membership)
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 # --- exports ---------------------------------------------------------------------------------------------

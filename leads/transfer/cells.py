@@ -2,13 +2,18 @@
 written, and formula neutralisation with its undo (``neutralise`` / ``unneutralise``).
 
 **Formula neutralisation.** A text value that starts with ``=``, ``+``, ``-``, ``@``, TAB or CR is
-written with one leading apostrophe (``'+44 20 7946 0000``) in CSV and XLSX, so no spreadsheet
-runs it as a formula (and XLSX text cells are always written as text, never as formulas). A value
-that itself starts with an apostrophe gets one more, so the rule is reversible: the import removes
-exactly one apostrophe in front of those characters (``unneutralise``), so every value survives an
-export → import round trip. Numbers, dates and booleans are written as what they are; JSON is not a
-spreadsheet format and is written unchanged. Times are written in UTC (``YYYY-MM-DD HH:MM:SS``);
-booleans as ``yes``/``no``.
+written with one leading apostrophe (``'=HYPERLINK(…)``) in CSV and XLSX, so no spreadsheet runs it
+as a formula (and XLSX text cells are always written as text, never as formulas) — unless it can
+only be a number (``is_plain_number``: a phone number such as ``+44 20 7946 0958``), which is
+written as it is. A value that itself starts with an apostrophe gets one more, so the rule is
+reversible: the import removes exactly one apostrophe in front of those characters
+(``unneutralise``), so every value survives an export → import round trip. Numbers, dates and
+booleans are written as what they are; JSON is not a spreadsheet format and is written unchanged.
+Times are written in UTC (``YYYY-MM-DD HH:MM:SS``); booleans as ``yes``/``no``.
+
+**Labels.** Stage, priority and owner are written as the lead list shows them: the stage's and
+the priority's label, the owner's display name (read with one query per export, ``owner_names``).
+The import reads the labels back (stage by code or label; owner by email or display name).
 """
 
 from __future__ import annotations
@@ -21,21 +26,23 @@ from dataclasses import dataclass
 from itertools import islice
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, F, QuerySet, TextField, Value, When
-from django.db.models.functions import Cast, Concat, Ord, Substr
-from django.db.models.lookups import In
+from django.db.models import Case, F, Func, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat, Length, NullIf, Ord, Replace, Substr
+from django.db.models.lookups import Exact, GreaterThanOrEqual, In
 
-from crm.models import Company
-from leads import bulkwrite
+from crm.models import Company, Membership
+from leads import vendor
 from leads.models import (
     CustomField,
     ExportFormat,
     ExportTemplate,
     Lead,
+    Priority,
+    Stage,
 )
 
 CHUNK = 2000
-READ_CACHE_KIB = 8 * 1024  # SQLite page cache while an export reads (bulkwrite.sqlite_cache_at_most)
+READ_CACHE_KIB = 8 * 1024  # page cache while an export reads (vendor.page_cache_at_most)
 BUFFER_BYTES = 64 * 1024
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ESCAPED = (*FORMULA_TRIGGERS, "'")  # a leading apostrophe is doubled, so the import's undo is exact
@@ -49,10 +56,27 @@ CONTENT_TYPES = {
 _ILLEGAL_XLSX = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
+# Text that can only be a number: an optional leading "+", then nothing but digits, spaces, dots,
+# hyphens and parentheses, with at least six digits ("+44 20 7946 0958", "+1-202-555-0143",
+# "-0143 555 0199"). A spreadsheet may read it as arithmetic, but it names no function, cell or
+# program, so it cannot run anything. ``_plain_number_sql`` is the same test for the database.
+PLAIN_NUMBER = r"\A\+?[-(). ]*(?:[0-9][-(). ]*){6,}\Z"
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
+
+
+def is_plain_number(text: str) -> bool:
+    """Whether ``text`` can only be a number (a phone number), so neutralising it would only
+    put an apostrophe in front of it."""
+    return _PLAIN_NUMBER.match(text) is not None
+
+
 def neutralise(text: str) -> str:
     """A text cell a spreadsheet would run as a formula gets one leading apostrophe (and so does
-    one that already starts with an apostrophe, so the import can undo it exactly)."""
-    return "'" + text if text and text[0] in ESCAPED else text
+    one that already starts with an apostrophe, so the import can undo it exactly); text that can
+    only be a number is left alone."""
+    if text and text[0] in ESCAPED and not is_plain_number(text):
+        return "'" + text
+    return text
 
 
 def unneutralise(text: str) -> str:
@@ -81,7 +105,8 @@ FIXED_COLUMNS: dict[str, tuple[str, str]] = {
     "campaign": ("Campaign", "campaign__name"),
     "medium": ("Medium", "medium"),
     "term": ("Term", "term"),
-    "owner": ("Owner", "owner__user__email"),
+    "owner": ("Owner", "owner"),  # the display name (``owner_names``)
+    "owner_email": ("Owner email", "owner__user__email"),
     "owner_name": ("Owner name", "owner__user__full_name"),
     "status": ("Status", "status__name"),
     "stage": ("Stage", "stage"),
@@ -110,6 +135,8 @@ DEFAULT_KEYS = (
     "opt_in_date", "created_at", "updated_at",
 )  # fmt: skip
 CUSTOM, PROFILE = "custom:", "profile:"
+CHOICE_LABELS: dict[str, dict[str, str]] = {"stage": dict(Stage.choices), "priority": dict(Priority.choices)}
+OWNER = "owner"
 
 
 @dataclass(frozen=True)
@@ -124,6 +151,16 @@ class Column:
         if self.key.startswith(PROFILE):
             return "profile_data"
         return FIXED_COLUMNS[self.key][1]
+
+    @property
+    def in_document(self) -> bool:
+        """A custom field or profile attribute: one key of a JSON column."""
+        return self.key.startswith((CUSTOM, PROFILE))
+
+    @property
+    def labelled(self) -> bool:
+        """Written as a label looked up from the stored value (stage, priority, owner)."""
+        return self.key in CHOICE_LABELS or self.key == OWNER
 
 
 def column_choices(company: Company) -> list[tuple[str, str]]:
@@ -177,57 +214,88 @@ def clean_columns(company: Company, columns) -> list[dict]:
 class RowReader:
     """Reads the columns' values from a queryset, as tuples of only the database columns needed.
 
-    ``rows`` yields typed values (XLSX, JSON); ``text_batches`` yields finished CSV cells."""
+    ``rows`` yields typed values (XLSX, JSON); ``text_batches`` yields finished CSV cells. Both
+    write stage, priority and owner as labels (``labels``)."""
 
     def __init__(self, columns: list[Column]):
         self.columns = columns
         self.paths: list[str] = []
-        self.getters = []
         for column in columns:
             if column.path not in self.paths:
                 self.paths.append(column.path)
-            index = self.paths.index(column.path)
-            if column.key.startswith((CUSTOM, PROFILE)):
-                name = column.key.split(":", 1)[1]
-                self.getters.append(_json_getter(index, name))
-            else:
-                self.getters.append(_plain_getter(index))
+        self.positions = [self.paths.index(column.path) for column in columns]
 
     @property
     def headers(self) -> list[str]:
         return [column.label for column in self.columns]
 
+    def labels(self, queryset: QuerySet[Lead]) -> dict[str, dict]:
+        """Stored value → label, per labelled column; the owners' names cost one query."""
+        labels = {column.key: CHOICE_LABELS.get(column.key) for column in self.columns if column.labelled}
+        if OWNER in labels:
+            labels[OWNER] = owner_names(queryset)
+        return labels
+
     def rows(self, queryset: QuerySet[Lead]) -> Iterator[list]:
-        getters = self.getters
-        with bulkwrite.sqlite_cache_at_most(READ_CACHE_KIB):
+        with vendor.page_cache_at_most(READ_CACHE_KIB):
+            getters = self._getters(self.labels(queryset))
             for values in queryset.values_list(*self.paths).iterator(chunk_size=CHUNK):
                 yield [values[get] if type(get) is int else get(values) for get in getters]
+
+    def _getters(self, labels: dict[str, dict]) -> list:
+        """Per column: the index of its value in the row tuple, or a function of the tuple."""
+        getters = []
+        for column, index in zip(self.columns, self.positions, strict=True):
+            if column.in_document:
+                getters.append(_json_getter(index, column.key.split(":", 1)[1]))
+            elif column.labelled:
+                getters.append(_label_getter(index, labels[column.key]))
+            else:
+                getters.append(index)
+        return getters
 
     def text_batches(self, queryset: QuerySet[Lead]) -> Iterator[list]:
         """Finished CSV cells, up to ``CHUNK`` rows at a time. The database formats them (see
         ``_csv_expression``: neutralised text, yes/no, UTC datetimes to the second), so rows come
-        out of the cursor ready for ``csv.writer.writerows`` and no Python runs per cell; only
+        out of the cursor ready for ``csv.writer.writerows``; only labels (a dict lookup),
         custom-field and profile columns, and any field type without a SQL form, are finished in
         Python (``text_cell``)."""
+        # stage, priority and owner are labelled by the database (``_label_expression``)
+        owners = owner_names(queryset) if any(column.key == OWNER for column in self.columns) else {}
+        labels = {}
         annotations, finish = {}, []
         for position, column in enumerate(self.columns):
-            expression = None if column.key.startswith((CUSTOM, PROFILE)) else _csv_expression(column.path)
+            if column.in_document:
+                expression = None
+            elif column.labelled:
+                expression = _label_expression(column.key, owners)
+            else:
+                expression = _csv_expression(column.path)
             if expression is None:
                 expression = F(column.path)
-                finish.append((position, _cell_finisher(column)))
+                finish.append((position, _cell_finisher(column, labels)))
             annotations[f"_csv_{position}"] = expression
         rows = queryset.annotate(**annotations).values_list(*annotations).iterator(chunk_size=CHUNK)
-        with bulkwrite.sqlite_cache_at_most(READ_CACHE_KIB):
+        with vendor.page_cache_at_most(READ_CACHE_KIB):
             while batch := list(islice(rows, CHUNK)):
                 if finish:
                     batch = [_finish_row(values, finish) for values in batch]
                 yield batch
 
 
-def _cell_finisher(column: Column):
-    if column.key.startswith((CUSTOM, PROFILE)):
+def owner_names(queryset: QuerySet[Lead]) -> dict[int, str]:
+    """Membership id → display name (what the lead list shows) of every owner of the leads."""
+    owners = Membership.objects.filter(pk__in=queryset.values("owner")).select_related("user")
+    return {owner.pk: owner.display_name for owner in owners}
+
+
+def _cell_finisher(column: Column, labels: dict[str, dict]):
+    if column.in_document:
         name = column.key.split(":", 1)[1]
         return lambda document: text_cell(document.get(name) if isinstance(document, dict) else None)
+    if column.labelled:
+        names = labels[column.key]
+        return lambda value: text_cell(names.get(value, value))
     return text_cell
 
 
@@ -241,11 +309,71 @@ def _finish_row(values: tuple, finish: list) -> list:
 _ESCAPED_CODES = [ord(character) for character in ESCAPED]
 
 
+OWNER_CASE_LIMIT = 500  # owners named in one CASE; beyond, the names come through a join
+
+
+def _label_expression(key: str, owners: dict[int, str]):
+    """The CSV cell of a labelled column, by the database: a choice's label or an owner's display
+    name (``owners``, read once) as a CASE over the few values, neutralised like any text; with
+    very many owners, the name through a join (full name, else email)."""
+    if key == OWNER and len(owners) > OWNER_CASE_LIMIT:
+        name = Coalesce(NullIf(F("owner__user__full_name"), Value("")), F("owner__user__email"))
+        return Coalesce(_neutralised(name), Value(""), output_field=TextField())
+    if key == OWNER:
+        choices, default = {pk: neutralise(name) for pk, name in owners.items()}.items(), Value("")
+        field = "owner_id"
+    else:
+        choices, default, field = CHOICE_LABELS[key].items(), Cast(F(key), output_field=TextField()), key
+    return Case(
+        *(When(**{field: value}, then=Value(label)) for value, label in choices),
+        default=default,
+        output_field=TextField(),
+    )
+
+
+_NUMBER_CHARACTERS = "0123456789 ().-+"
+
+
+class _TrimCharacters(Func):
+    """``TRIM(text, characters)``: ``text`` without those characters at either end (PostgreSQL
+    names it ``BTRIM``); '' when ``text`` holds nothing else."""
+
+    function, arity, output_field = "TRIM", 2, TextField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, function="BTRIM", **extra)
+
+
+def _without(expression, characters: str):
+    for character in characters:
+        expression = Replace(expression, Value(character), Value(""))
+    return expression
+
+
+def _plain_number_sql(expression):
+    """SQL of ``is_plain_number`` without a regular expression (SQLite would call back into Python
+    for every phone number): only digits, spaces, brackets, dots, hyphens and a leading "+", and
+    at least six digits (what is left when the other five characters and "+" are taken out)."""
+    rest = Substr(expression, 2)
+    return Q(
+        Exact(_TrimCharacters(expression, Value(_NUMBER_CHARACTERS)), ""),
+        Exact(Length(Replace(rest, Value("+"), Value(""))), Length(rest)),
+        GreaterThanOrEqual(Length(_without(expression, " ().-+")), 6),
+    )
+
+
 def _neutralised(expression):
     """SQL of ``neutralise``: one apostrophe in front of a formula's first character (compared as
-    a code point: SQLite's ``unicode()``, PostgreSQL's ``ascii()``, cheaper than a substring)."""
+    a code point: SQLite's ``unicode()``, PostgreSQL's ``ascii()``, cheaper than a substring),
+    unless the text is a plain number. The pattern is matched only on text that starts with a
+    formula character: CASE evaluates the inner branch for those rows alone."""
+    neutralised = Case(
+        When(_plain_number_sql(expression), then=expression),
+        default=Concat(Value("'"), expression),
+        output_field=TextField(),
+    )
     return Case(
-        When(In(Ord(expression), _ESCAPED_CODES), then=Concat(Value("'"), expression)),
+        When(In(Ord(expression), _ESCAPED_CODES), then=neutralised),
         default=expression,
         output_field=TextField(),
     )
@@ -289,8 +417,12 @@ def _model_field(path: str):
 _TEXT_TYPES = {"CharField", "TextField", "EmailField", "URLField", "SlugField"}
 
 
-def _plain_getter(index: int):
-    return index
+def _label_getter(index: int, names: dict):
+    def get(values):
+        value = values[index]
+        return names.get(value, value)
+
+    return get
 
 
 def _json_getter(index: int, name: str):

@@ -1,6 +1,6 @@
 """Forms of the import and export pages. They parse input only; the rules live in
 ``leads.transfer.jobs`` and ``leads.transfer.exports``, whose errors come back through
-``add_service_errors``."""
+``crm.forms.add_service_errors``."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ from leads.transfer.reading import Issue, ParsedFile
 from leads.transfer.rows import IN_CHUNK, KEY_LABELS, Row, RowContext, existing_keys
 
 CHUNK = 2000  # rows per write step (and per progress report)
-WRITE_CACHE_KIB = 256 * 1024  # SQLite page cache while an import writes (see _write_cache_kib)
+WRITE_CACHE_KIB = 256 * 1024  # SQLite page cache while an import writes (vendor.page_cache_for_database)
 STORED_ERRORS = 5000  # errors kept on the job; the errors file has them all
 STORED_NOTES = 1000
 # --- the run -----------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -31,11 +31,14 @@ from crm import history
 from crm.models import Company, Membership, Role
 from crm.queries import team_member_ids
 from crm.tasks import enqueue
-from leads import bulkwrite
+from leads import bulkwrite, vendor
+from leads.dedup.tasks import queue_check_new_leads
 from leads.models import (
     ImportFormat,
     ImportJob,
     ImportStatus,
+    Lead,
+    StatusChange,
 )
 from leads.transfer.cells import neutralise
 from leads.transfer.importer import (
@@ -60,6 +63,10 @@ from leads.transfer.reading import FileProblem, Issue, ParsedFile, parse_file
 from leads.transfer.rows import Row
 
 logger = logging.getLogger(__name__)
+
+# An import that created this many leads changed the tables enough for the planner's statistics to
+# mislead it (a table that had a hundred leads now has tens of thousands): refresh them at once.
+STATISTICS_AFTER_CREATED = 10_000
 
 # --- job lifecycle ----------------------------------------------------------------------------------
 
@@ -137,10 +144,6 @@ def import_jobs_visible_to(membership: Membership) -> QuerySet[ImportJob]:
 
 def enqueue_import(job_id: int) -> None:
     enqueue("leads.transfer.tasks.run_import", job_id, name=f"import-{job_id}")
-
-
-def enqueue_revert(job_id: int, actor_id: int | None) -> None:
-    enqueue("leads.transfer.tasks.revert_import", job_id, actor_id, name=f"import-revert-{job_id}")
 
 
 def import_job_start(
@@ -272,7 +275,7 @@ def _run(job: ImportJob) -> None:
     importer = Importer(job, parsed, job.created_by)
     total = len(parsed.rows)
     report_progress(job.pk, "importing", 0, total)
-    with bulkwrite.sqlite_cache_for(_write_cache_kib()), transaction.atomic():
+    with vendor.page_cache_for_database(WRITE_CACHE_KIB), transaction.atomic():
         summary = importer.run(write=not options.dry_run)
         counts = {
             "total_rows": total + len({i.row for i in parsed.issues} - {n for n, _ in parsed.rows}),
@@ -294,6 +297,9 @@ def _run(job: ImportJob) -> None:
                 "updated_snapshots": summary.snapshots,
             }
             _finish(job, ImportStatus.SUCCEEDED, **counts, **written)
+            # Near-duplicates of the new leads (no key in common) go to the review queue as a
+            # form's lead's would: checked by a worker once this commits.
+            queue_check_new_leads(job.company_id, summary.created_ids, name=f"import-duplicates-{job.pk}")
     if summary.invalid:
         _store_errors_file(job, parsed, summary)
         ImportJob.objects.filter(pk=job.pk).update(errors_file=job.errors_file.name)
@@ -302,17 +308,18 @@ def _run(job: ImportJob) -> None:
         _finish(job, ImportStatus.FAILED, error=_failure_text(len(summary.invalid), parsed), **counts | nothing)
     elif options.dry_run:
         _finish(job, ImportStatus.CHECKED, **counts)
+    elif summary.created >= STATISTICS_AFTER_CREATED:
+        _refresh_statistics(job)
 
 
-def _write_cache_kib() -> int:
-    """Page cache for an import: the database's size up to ``WRITE_CACHE_KIB``, so the index pages
-    the new rows land in are mostly read once instead of again and again."""
-    if connection.vendor != "sqlite":
-        return 0
-    with connection.cursor() as cursor:
-        pages = cursor.execute("PRAGMA page_count").fetchone()[0]
-        page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
-    return min(pages * page_size // 1024, WRITE_CACHE_KIB)
+def _refresh_statistics(job: ImportJob) -> None:
+    """Fresh planner statistics for the tables the import wrote. The import is committed by now:
+    a failure here is logged and leaves it succeeded (the daily refresh catches up)."""
+    try:
+        with transaction.atomic():
+            vendor.refresh_statistics([model._meta.db_table for model in (Lead, Lead.history.model, StatusChange)])
+    except DatabaseError:
+        logger.exception("Import job %s: refreshing the planner statistics failed", job.pk)
 
 
 def _failure_text(rows: int, parsed: ParsedFile) -> str:

@@ -1,6 +1,7 @@
 """Import mapping: which lead field each column of a file fills (``auto_mapping`` matches headers
 to fields, custom fields and profile keys; ``mapping_errors`` names what is wrong with a chosen
-mapping) and the options of a job (``ImportOptions``: duplicates policy, campaign, source)."""
+mapping), the owner a cell names (``OwnerIndex``: by email or by the display name our exports
+write) and the options of a job (``ImportOptions``: duplicates policy, campaign, source)."""
 
 from __future__ import annotations
 
@@ -148,6 +149,35 @@ def target_label(target: str) -> str:
     if target.startswith(CUSTOM_PREFIX):
         return target[len(CUSTOM_PREFIX) :]
     return FIXED_LABELS.get(target, target)
+
+
+# --- owners ----------------------------------------------------------------------------------------
+
+
+class OwnerIndex:
+    """The company's active members by email and by display name (what the lead list shows and
+    exports write in the Owner column), both case-insensitive, read with one query."""
+
+    def __init__(self, company: Company):
+        members = list(Membership.objects.filter(company=company, is_active=True).select_related("user"))
+        self.by_email = {member.user.email.casefold(): member for member in members}
+        self.by_name: dict[str, list[Membership]] = {}
+        for member in members:
+            self.by_name.setdefault(member.display_name.casefold(), []).append(member)
+
+    def find(self, text: str) -> tuple[Membership | None, str]:
+        """(the member ``text`` names by email or display name, "") or (None, why not). A name two
+        members share names neither: the email says which."""
+        wanted = text.strip().casefold()
+        member = self.by_email.get(wanted)
+        named = [member] if member is not None else self.by_name.get(wanted, [])
+        if len(named) == 1:
+            return named[0], ""
+        if named:
+            return None, f"{len(named)} members are called “{text}”: give the owner's email instead."
+        if "@" in text:
+            return None, f"No active member of this company has the email “{text}”."
+        return None, f"No active member of this company has the email or name “{text}”."
 
 
 # --- options ---------------------------------------------------------------------------------------

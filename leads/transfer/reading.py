@@ -4,9 +4,14 @@ What is accepted, and how:
 
 * **CSV** (also semicolon, tab or pipe separated). The encoding is detected: a UTF-8, UTF-16 or
   UTF-32 byte-order mark wins; UTF-16 without a mark is recognised by its zero bytes; otherwise
-  strict UTF-8, then Windows-1252, then Latin-1 (which decodes anything). The delimiter is the one
-  of ``, ; TAB |`` that occurs most often, outside quotes, in the header line. Quoted values may
-  hold delimiters, quotes and newlines.
+  strict UTF-8. A file that is none of these is 8-bit text in some code page: charset-normalizer
+  judges the lines that hold non-ASCII bytes (``detect_8bit``) among the code pages Windows, Excel
+  and older systems write (Windows-1250 … 1258, KOI8-R/U, ISO-8859-2/5/7/9/13/15), so Polish,
+  Cyrillic, Greek or Turkish text keeps its letters. Windows-1252 (Western European) stays the
+  answer whenever it fits the text as well as the detector's pick, or the detector is not sure
+  (a handful of accented letters says little); Latin-1 reads what nothing else can. The delimiter
+  is the one of ``, ; TAB |`` that occurs most often, outside quotes, in the header line. Quoted
+  values may hold delimiters, quotes and newlines.
 * **XLSX**: the first worksheet, read with openpyxl's read-only mode. Dates become ``YYYY-MM-DD``
   (or ``YYYY-MM-DD HH:MM:SS`` when they have a time), whole numbers lose their ``.0`` (a phone
   number typed as a number stays ``447700900123``), booleans become ``true``/``false``.
@@ -38,10 +43,12 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import IO
 
+from charset_normalizer import from_bytes
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from openpyxl import load_workbook
@@ -171,12 +178,59 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def _decode_8bit(data: bytes) -> tuple[str, str]:
-    for encoding in ("utf-8", "cp1252"):
+    """UTF-8, else the detected code page, else Windows-1252, else Latin-1 (which reads anything)."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    detected = detect_8bit(data)
+    for encoding in (detected, WESTERN) if detected else (WESTERN,):
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1"), "latin-1"
+
+
+# The code pages a spreadsheet or an older system writes a "CSV" in. Not DOS or Mac code pages:
+# on a short sample they fit Western text as well as Windows-1252 does and only add wrong answers.
+CODE_PAGES = (
+    "cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+    "koi8_r", "koi8_u", "iso8859_2", "iso8859_5", "iso8859_7", "iso8859_9", "iso8859_13", "iso8859_15",
+)  # fmt: skip
+WESTERN = "cp1252"
+# charset-normalizer's coherence is how well the letters' frequencies fit a language; a few
+# accented names score 0 (no language recognised) and then nothing says cp1252 is wrong.
+MIN_COHERENCE = 0.1
+SAMPLE_CONTEXT = 120  # bytes of the line kept on each side of a non-ASCII byte
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def detect_8bit(data: bytes) -> str | None:
+    """The code page of 8-bit text that is not Windows-1252 (Python's codec name, e.g. ``cp1250``,
+    ``koi8-r``), or None: Windows-1252 fits as well as anything, or there is too little to tell."""
+    matches = from_bytes(_high_byte_sample(data), cp_isolation=list(CODE_PAGES))
+    best = matches.best()
+    if best is None or best.coherence < MIN_COHERENCE:
+        return None
+    if any(WESTERN in match.could_be_from_charset and match.chaos <= best.chaos for match in matches):
+        return None
+    return codecs.lookup(best.encoding).name
+
+
+def _high_byte_sample(data: bytes) -> bytes:
+    """Up to ``SAMPLE_BYTES`` of the text around non-ASCII bytes (wherever in the file they are):
+    ASCII tells nothing about a code page, and a big file's first rows may hold none."""
+    parts, size, position = [], 0, 0
+    while size < SAMPLE_BYTES and (found := _HIGH_BYTE.search(data, position)):
+        at = found.start()
+        start = max(data.rfind(b"\n", max(0, at - SAMPLE_CONTEXT), at) + 1, at - SAMPLE_CONTEXT, 0)
+        end = data.find(b"\n", at, at + SAMPLE_CONTEXT)
+        end = at + SAMPLE_CONTEXT if end < 0 else end
+        parts.append(data[start:end])
+        size += end - start + 1
+        position = end
+    return b"\n".join(parts)
 
 
 def _mostly_control(sample: str) -> bool:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.deletion import Collector
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from crm import history
 from crm.models import Membership, Role
+from crm.tasks import enqueue
 from leads.models import (
     ImportJob,
     ImportStatus,
@@ -23,17 +25,51 @@ from leads.transfer.rows import IN_CHUNK
 # --- revert --------------------------------------------------------------------------------------------
 
 
+NOT_REVERTIBLE = "Only a finished import that created or changed leads can be reverted."
+
+
+def _check_actor(job: ImportJob, actor: Membership | None) -> None:
+    if actor is not None and (actor.company_id != job.company_id or actor.role == Role.SDR):
+        raise PermissionDenied
+
+
+def import_revert_start(*, job: ImportJob, actor: Membership | None) -> ImportJob:
+    """Queue the revert of ``job`` for a worker. The job is claimed first (``Reverting``, so its
+    page follows the revert and offers no second one): a second request is refused, never queued."""
+    _check_actor(job, actor)
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.SUCCEEDED).filter(
+        Q(created_count__gt=0) | Q(updated_count__gt=0)
+    )
+    if not claimed.update(status=ImportStatus.REVERTING, error=""):
+        raise ValidationError({"__all__": [NOT_REVERTIBLE]})
+    enqueue("leads.transfer.tasks.revert_import", job.pk, getattr(actor, "pk", None), name=f"import-revert-{job.pk}")
+    job.refresh_from_db()
+    return job
+
+
+def import_revert_failed(job_id: int, error: Exception) -> None:
+    """A queued revert that failed leaves the import as it was (and revertible), saying why."""
+    if isinstance(error, ValidationError):
+        why = " ".join(error.messages)
+    elif isinstance(error, PermissionDenied):
+        why = "the member who asked for it may not revert imports."
+    else:
+        why = "an unexpected error (the worker's log has the details)."
+    ImportJob.objects.filter(pk=job_id, status=ImportStatus.REVERTING).update(
+        status=ImportStatus.SUCCEEDED, error=f"The revert failed and nothing was changed: {why}"
+    )
+
+
 @transaction.atomic
 def import_revert(*, job: ImportJob, actor: Membership | None) -> ImportJob:
-    """Undo a finished import: its created leads are deleted (unless someone worked on them since:
+    """Undo a finished (or claimed, ``Reverting``) import: its created leads are deleted (unless someone worked on them since:
     those are kept and listed) and the fields it changed on existing leads get their old values
     back (a field changed again since is left as it is). History rows say
     ``leads.lead.import_reverted:<job id>``."""
-    if actor is not None and (actor.company_id != job.company_id or actor.role == Role.SDR):
-        raise PermissionDenied
+    _check_actor(job, actor)
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
-    if not job.can_revert:
-        raise ValidationError({"__all__": ["Only a finished import that created or changed leads can be reverted."]})
+    if not (job.can_revert or job.status == ImportStatus.REVERTING):
+        raise ValidationError({"__all__": [NOT_REVERTIBLE]})
     reason = f"leads.lead.import_reverted:{job.pk}"
     user = history.history_user(actor)
     deleted, kept = _revert_created(job, reason, user)

@@ -29,7 +29,14 @@ from leads.models import (
 )
 from leads.profiles import profile_to_lead_data
 from leads.services import CAMPAIGN_REQUIRED, LeadBatch, lead_prepare
-from leads.transfer.mapping import CUSTOM_PREFIX, PROFILE_PREFIX, ImportOptions, header_key, target_label
+from leads.transfer.mapping import (
+    CUSTOM_PREFIX,
+    PROFILE_PREFIX,
+    ImportOptions,
+    OwnerIndex,
+    header_key,
+    target_label,
+)
 from leads.transfer.reading import Issue, ParsedFile, column_name
 from leads.workflow import status_enter
 
@@ -118,8 +125,7 @@ class RowContext:
         self.campaigns = {c.pk: c for c in Campaign.objects.filter(company=self.company)}
         self.campaigns_by_name = {c.name.casefold(): c for c in self.campaigns.values()}
         self.default_campaign = self.campaigns.get(self.options.campaign_id)
-        members = Membership.objects.filter(company=self.company, is_active=True).select_related("user")
-        self.members = {m.user.email.casefold(): m for m in members}
+        self.owners = OwnerIndex(self.company)
         self.scorer = scoring.scorer_for(self.company)
         self.key_fields = list(dedup.exact_key_fields(self.company))
         self._prototype = None
@@ -173,9 +179,9 @@ class RowContext:
             row.add("campaign", f"“{text}” is not a campaign of this company.")
 
     def _owner(self, row: Row, text: str) -> None:
-        row.owner = self.members.get(text.casefold())
-        if row.owner is None:
-            row.add("owner", f"No active member of this company has the email “{text}”.")
+        row.owner, problem = self.owners.find(text)
+        if problem:
+            row.add("owner", problem)
 
     def _status(self, row: Row, text: str) -> None:
         wanted = text.casefold()

@@ -12,7 +12,7 @@ from crm.models import Membership
 from leads.models import ImportJob
 from leads.transfer.exports import export_run_store
 from leads.transfer.jobs import import_run
-from leads.transfer.revert import import_revert
+from leads.transfer.revert import import_revert, import_revert_failed
 from leads.transfer.schedules import scheduled_export_run
 
 
@@ -25,7 +25,11 @@ def revert_import(job_id: int, actor_id: int | None) -> str:
     if job is None:
         return "missing"
     actor = Membership.objects.filter(pk=actor_id, company_id=job.company_id).first() if actor_id else None
-    return import_revert(job=job, actor=actor).status
+    try:
+        return import_revert(job=job, actor=actor).status
+    except Exception as error:
+        import_revert_failed(job_id, error)
+        raise
 
 
 def run_export(run_id: int) -> str:

@@ -8,11 +8,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from crm.forms import add_service_errors, error_text
 from crm.http import is_htmx
 from crm.permissions import tenant_view
-from leads.config.forms import add_service_errors
+from crm.views_helpers import Confirm, confirm_flow, form_flow
 from leads.models import ExportFormat, ExportTemplate, ImportJob, ImportStatus
 from leads.transfer.cells import CONTENT_TYPES
 from leads.transfer.exports import (
@@ -28,7 +30,6 @@ from leads.transfer.exports import (
 from leads.transfer.forms import ExportTemplateForm, ImportMappingForm, ImportUploadForm, ScheduledExportForm
 from leads.transfer.importer import import_progress as progress_of
 from leads.transfer.jobs import (
-    enqueue_revert,
     import_job_create,
     import_job_start,
     import_jobs_visible_to,
@@ -36,6 +37,7 @@ from leads.transfer.jobs import (
 )
 from leads.transfer.mapping import IGNORE, mapping_errors
 from leads.transfer.reading import DELIMITER_NAMES
+from leads.transfer.revert import import_revert_start
 from leads.transfer.schedules import (
     scheduled_export_delete,
     scheduled_export_run_now,
@@ -46,14 +48,19 @@ from leads.transfer.schedules import (
 NS = "leads:transfer"
 RECENT = 20
 SHOWN_ERRORS = 200
+NOT_SCHEDULE_OWNER = "Only the owner of a scheduled export (or an admin) can {verb} it."
 
 
 def _job(request, job_id: int) -> ImportJob:
     return get_object_or_404(import_jobs_visible_to(request.membership).select_related("created_by__user"), pk=job_id)
 
 
+def _job_url(request, job: ImportJob) -> str:
+    return reverse(f"{NS}:import_job", kwargs={"company_slug": request.company.slug, "job_id": job.pk})
+
+
 def _job_redirect(request, job: ImportJob):
-    return redirect(f"{NS}:import_job", company_slug=request.company.slug, job_id=job.pk)
+    return redirect(_job_url(request, job))
 
 
 def _client_meta(request) -> dict:
@@ -66,23 +73,18 @@ def _client_meta(request) -> dict:
 @tenant_view("leads.import")
 def import_upload(request, company_slug):
     form = ImportUploadForm(request.POST or None, request.FILES or None, company=request.company)
-    if request.method == "POST" and form.is_valid():
-        try:
-            job = import_job_create(
-                company=request.company,
-                actor=request.membership,
-                upload=form.cleaned_data["file"],
-                file_format=form.cleaned_data["file_format"] or None,
-                options=form.options(),
-                **_client_meta(request),
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{job.file_name}: {job.total_rows:,} rows read. Check the columns below.")
-            return _job_redirect(request, job)
-    jobs = import_jobs_visible_to(request.membership).select_related("created_by__user")[:RECENT]
-    return render(request, "leads/transfer/import_upload.html", {"form": form, "jobs": jobs})
+
+    def save():
+        data = form.cleaned_data
+        return import_job_create(company=request.company, actor=request.membership, upload=data["file"],
+                                 file_format=data["file_format"] or None, options=form.options(),
+                                 **_client_meta(request))  # fmt: skip
+
+    return form_flow(
+        request, form, save, next_url=lambda job: _job_url(request, job), template="leads/transfer/import_upload.html",
+        success=lambda job: f"{job.file_name}: {job.total_rows:,} rows read. Check the columns below.",
+        context={"jobs": import_jobs_visible_to(request.membership).select_related("created_by__user")[:RECENT]},
+    )  # fmt: skip
 
 
 @tenant_view("leads.import")
@@ -101,10 +103,9 @@ def import_job(request, company_slug, job_id):
             try:
                 job = import_job_start(job=job, actor=request.membership, mapping=mapping, options=form.options())
             except ValidationError as error:
-                mapping_problems = error.message_dict.get("mapping", [])
-                add_service_errors(
-                    form, ValidationError({k: v for k, v in error.message_dict.items() if k != "mapping"})
-                )
+                problems = dict(error.message_dict)
+                mapping_problems = problems.pop("mapping", [])  # shown beside the columns, not the options
+                add_service_errors(form, ValidationError(problems))
             else:
                 _started_message(request, job)
                 return _job_redirect(request, job)
@@ -137,7 +138,7 @@ def _preview(request, job: ImportJob, mapping):
     try:
         return import_preview(job=job, actor=request.membership, mapping=usable)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, error_text(error))
         return []
 
 
@@ -176,11 +177,11 @@ def import_errors_file(request, company_slug, job_id):
 @tenant_view("leads.import")
 def import_revert(request, company_slug, job_id):
     job = _job(request, job_id)
-    if not job.can_revert:
-        messages.error(request, "Only a finished import that created or changed leads can be reverted.")
+    try:
+        job = import_revert_start(job=job, actor=request.membership)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
         return _job_redirect(request, job)
-    enqueue_revert(job.pk, request.membership.pk)
-    job.refresh_from_db()
     if job.status == ImportStatus.REVERTED:
         messages.success(request, _revert_message(job))
     else:
@@ -214,7 +215,7 @@ def export_download(request, company_slug):
             streamed=True,
         )
     except ValidationError as error:
-        messages.error(request, "Export not possible: " + " ".join(_messages(error)))
+        messages.error(request, f"Export not possible: {error_text(error)}")
         return redirect("leads:list", company_slug=company_slug)
     if run.format == ExportFormat.XLSX:
         temporary = xlsx_export(run, queryset, columns)
@@ -227,12 +228,6 @@ def export_download(request, company_slug):
     response = StreamingHttpResponse(stream_export(run, queryset, columns), content_type=CONTENT_TYPES[run.format])
     response["Content-Disposition"] = f'attachment; filename="{run.file_name}"'
     return response
-
-
-def _messages(error: ValidationError) -> list[str]:
-    if not hasattr(error, "error_dict"):
-        return error.messages
-    return [f"{name}: {m}" if name != "__all__" else m for name, ms in error.message_dict.items() for m in ms]
 
 
 @tenant_view("leads.export")
@@ -259,8 +254,8 @@ def export_run_download(request, company_slug, run_id):
     )
 
 
-def _exports(request):
-    return redirect(f"{NS}:export_list", company_slug=request.company.slug)
+def _exports_url(request) -> str:
+    return reverse(f"{NS}:export_list", kwargs={"company_slug": request.company.slug})
 
 
 def _template(request, template_id: int) -> ExportTemplate:
@@ -279,28 +274,29 @@ def template_edit(request, company_slug, template_id):
 
 def _template_form(request, template: ExportTemplate | None):
     form = ExportTemplateForm(request.POST or None, company=request.company, template=template)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if template is None:
-                saved = export_template_create(actor=request.membership, data=form.service_data())
-            else:
-                saved = export_template_update(actor=request.membership, template=template, data=form.service_data())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Template “{saved.name}” saved.")
-            return _exports(request)
-    return render(request, "leads/transfer/template_form.html", {"form": form, "template": template})
+
+    def save():
+        if template is None:
+            return export_template_create(actor=request.membership, data=form.service_data())
+        return export_template_update(actor=request.membership, template=template, data=form.service_data())
+
+    return form_flow(
+        request, form, save, success=lambda saved: f"Template “{saved.name}” saved.", next_url=_exports_url(request),
+        template="leads/transfer/template_form.html", context={"template": template},
+    )  # fmt: skip
 
 
 @tenant_view("leads.export")
 def template_delete(request, company_slug, template_id):
     template = _template(request, template_id)
-    if request.method == "POST":
-        export_template_delete(actor=request.membership, template=template)
-        messages.success(request, f"Template “{template.name}” deleted.")
-        return _exports(request)
-    return render(request, "leads/transfer/confirm_delete.html", {"object": template, "kind": "export template"})
+    confirm = Confirm(
+        what="the export template", name=template.name, cancel_url=_exports_url(request),
+        consequences="This cannot be undone. Scheduled exports that use it fall back to the default columns.",
+    )  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: export_template_delete(actor=request.membership, template=template),
+        success=f"Template “{template.name}” deleted.", next_url=_exports_url(request),
+    )  # fmt: skip
 
 
 def _schedule(request, schedule_id: int):
@@ -319,31 +315,27 @@ def schedule_edit(request, company_slug, schedule_id):
 
 def _schedule_form(request, schedule):
     form = ScheduledExportForm(request.POST or None, membership=request.membership, schedule=schedule)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = scheduled_export_save(actor=request.membership, data=form.service_data(), schedule=schedule)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        except PermissionDenied:
-            form.add_error(None, "Only the owner of a scheduled export (or an admin) can change it.")
-        else:
-            messages.success(request, f"Scheduled export “{saved.name}” saved.")
-            return _exports(request)
-    return render(request, "leads/transfer/schedule_form.html", {"form": form, "schedule": schedule})
+    return form_flow(
+        request, form,
+        lambda: scheduled_export_save(actor=request.membership, data=form.service_data(), schedule=schedule),
+        success=lambda saved: f"Scheduled export “{saved.name}” saved.", next_url=_exports_url(request),
+        template="leads/transfer/schedule_form.html", context={"schedule": schedule},
+        refused=NOT_SCHEDULE_OWNER.format(verb="change"),
+    )  # fmt: skip
 
 
 @tenant_view("leads.export")
 def schedule_delete(request, company_slug, schedule_id):
     schedule = _schedule(request, schedule_id)
-    if request.method == "POST":
-        try:
-            scheduled_export_delete(actor=request.membership, schedule=schedule)
-        except PermissionDenied:
-            messages.error(request, "Only the owner of a scheduled export (or an admin) can delete it.")
-        else:
-            messages.success(request, f"Scheduled export “{schedule.name}” deleted.")
-        return _exports(request)
-    return render(request, "leads/transfer/confirm_delete.html", {"object": schedule, "kind": "scheduled export"})
+    confirm = Confirm(
+        what="the scheduled export", name=schedule.name, cancel_url=_exports_url(request),
+        consequences="This cannot be undone. It stops running; files it already made stay on the exports page.",
+    )  # fmt: skip
+    return confirm_flow(
+        request, confirm, lambda: scheduled_export_delete(actor=request.membership, schedule=schedule),
+        success=f"Scheduled export “{schedule.name}” deleted.", next_url=_exports_url(request),
+        refused=NOT_SCHEDULE_OWNER.format(verb="delete"),
+    )  # fmt: skip
 
 
 @require_POST
@@ -353,8 +345,10 @@ def schedule_run(request, company_slug, schedule_id):
     schedule = _schedule(request, schedule_id)
     try:
         run = scheduled_export_run_now(actor=request.membership, schedule=schedule)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, "Export not possible: " + " ".join(getattr(error, "messages", [])))
+    except ValidationError as error:
+        messages.error(request, f"Export not possible: {error_text(error)}")
+    except PermissionDenied:
+        messages.error(request, NOT_SCHEDULE_OWNER.format(verb="run"))
     else:
         messages.success(request, f"Export of “{schedule.name}” {run.get_status_display().lower()}.")
-    return _exports(request)
+    return redirect(_exports_url(request))
