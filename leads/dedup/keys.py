@@ -22,10 +22,10 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
+import leads.dedup.names as names
 from crm.models import Company, Membership
 from crm.permissions import permissions_for
 from leads import normalize
-from leads.dedup import names
 from leads.models import DuplicateRule
 
 _FREE_MAIL = """

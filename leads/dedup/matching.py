@@ -26,9 +26,9 @@ from django.db import connection
 from django.db.models import Q
 from rapidfuzz import fuzz, process
 
+import leads.dedup.names as names
 from crm.models import Company, Membership
 from leads import normalize, vendor
-from leads.dedup import names
 from leads.dedup.keys import (
     CHECK_CLOSE_NAMES,
     CHECK_EXACT_ROWS,

@@ -26,9 +26,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rapidfuzz import fuzz, process
 
+import leads.dedup.names as names
 from crm.models import Company, Membership
 from leads import normalize, vendor
-from leads.dedup import names
 from leads.dedup.keys import (
     MAX_BLOCK,
     MAX_EXACT_GROUP,
