@@ -15,6 +15,7 @@ engine it runs on (``leads/tests/test_vendor.py`` checks that).
   ``search_ids_sql``), and new rows indexed once at the end of a large write instead of row by
   row (``search_trigger_drop``, ``search_index_fill``).
 * Planner statistics (``refresh_statistics``): ``ANALYZE``, daily (django-q2) and after large loads.
+* Plans the statistics cannot choose (``read_through_index``): SQLite's ``INDEXED BY``.
 
 Functions without a ``connection`` argument use the default database, as their callers do.
 """
@@ -26,7 +27,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import OperationalError, connection
 from django_q.models import Schedule
 
 from crm.tasks import ensure_daily
@@ -107,6 +108,36 @@ def datetime_adapter() -> Callable[[dt.datetime], object]:
     if _sqlite() and adapt(probe.replace(tzinfo=dt.UTC)) == str(probe):
         return str
     return lambda value: adapt(value.replace(tzinfo=dt.UTC))
+
+
+# --- plans -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def read_through_index(table: str, index: str) -> Iterator[None]:
+    """Make the block's SELECTs read ``table`` through ``index`` (SQLite's ``INDEXED BY``): for a
+    list page whose filter matches many rows, walking the sort's index stops after one page, while
+    the planner — ``sqlite_stat1`` holds averages, not a common country's or the biggest campaign's
+    share — would read every match through the filter's index and sort them. A statement the index
+    cannot answer runs as it was. PostgreSQL's planner keeps per-value statistics (most common
+    values), so there this does nothing."""
+    if not _sqlite():
+        yield
+        return
+    source = f'FROM "{table}"'
+    hinted = f'{source} INDEXED BY "{index}"'
+
+    def through_index(execute, sql, params, many, context):
+        if sql.startswith("SELECT") and source in sql:
+            try:
+                return execute(sql.replace(source, hinted, 1), params, many, context)
+            except OperationalError as error:
+                if not str(error).startswith(("no query solution", "no such index")):
+                    raise
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(through_index):
+        yield
 
 
 # --- page cache ------------------------------------------------------------------------------------

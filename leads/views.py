@@ -67,8 +67,9 @@ def lead_list(request, company_slug):
         sort = listing.parse_sort(sort_spec)
         leads, filterset = filter_leads(leads_visible_to(membership), params or None, membership=membership)
         leads = leads.select_related("status", "owner__user", "campaign")
-        page = listing.paginate(leads, sort, cursor=request.GET.get("cursor"), per_page=per_page, number=number)
         count, capped = listing.capped_count(leads)
+        page = listing.paginate(leads, sort, cursor=request.GET.get("cursor"), per_page=per_page, number=number,
+                                many=capped)  # fmt: skip
     except ValidationError as error:
         context["errors"].update(error.message_dict)
         filterset = getattr(error, "filterset", None) or filterset

@@ -6,10 +6,35 @@ from __future__ import annotations
 from django.contrib.contenttypes.fields import GenericRelation
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import DateTimeField, F, Func
 from django.utils import timezone
 
 from crm.history import TrackedHistory
 from crm.models import Company, Membership
+
+
+class ActivityKey(Func):
+    """A lead's last activity, or 1970-01-01 when it has none: the list's "last activity" order
+    (never-touched leads last when newest first) as a value a keyset cursor can hold. The epoch is
+    written into the SQL rather than bound, so the index built on this very expression
+    (``lead_company_activity_key``) serves the sort: SQLite matches an indexed expression only
+    against the same literal."""
+
+    output_field = DateTimeField()
+
+    def __init__(self, **extra):
+        super().__init__(F("last_activity_at"), **extra)
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"COALESCE({column}, '1970-01-01 00:00:00')", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"COALESCE({column}, '1970-01-01 00:00:00+00'::timestamptz)", params
+
+
+LIST_FILTERS = ["status", "owner", "campaign", "country"]
 
 
 class Campaign(models.Model):
@@ -210,10 +235,21 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["company", "status", "-created_at"], name="lead_company_status"),
             models.Index(fields=["company", "owner", "-created_at"], name="lead_company_owner"),
-            models.Index(fields=["company", "-created_at", "-id"], name="lead_company_created"),
-            models.Index(fields=["company", "-updated_at", "-id"], name="lead_company_updated"),
-            models.Index(fields=["company", "-score", "-id"], name="lead_company_score"),
+            # The list's sort orders. Each also holds the filters a team uses most (status, owner,
+            # campaign, country), so a page walking it skips leads that do not match without
+            # reading their rows (listing.SORT_INDEXES).
+            models.Index(fields=["company", "-created_at", "-id", *LIST_FILTERS], name="lead_company_created"),
+            models.Index(fields=["company", "-updated_at", "-id", *LIST_FILTERS], name="lead_company_updated"),
+            models.Index(fields=["company", "-score", "-id", *LIST_FILTERS], name="lead_company_score"),
+            models.Index(
+                F("company"),
+                ActivityKey().desc(),
+                F("id").desc(),
+                *map(F, LIST_FILTERS),
+                name="lead_company_activity_key",
+            ),  # fmt: skip
             models.Index(fields=["company", "-last_activity_at", "-id"], name="lead_company_activity"),
+            models.Index(fields=["company", "country"], name="lead_company_country"),
             models.Index(fields=["company", "campaign"], name="lead_company_campaign"),
             models.Index(fields=["company", "email_key"], name="lead_email_key"),
             models.Index(fields=["company", "phone_key"], name="lead_phone_key"),
