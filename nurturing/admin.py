@@ -18,7 +18,15 @@ class StepInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def has_view_permission(self, request, obj=None):
+        """Whoever may read the sequence reads its steps (Django's default asks for model permissions,
+        which managers and company admins do not hold: they would see a sequence without steps)."""
+        return self.admin_site._registry[EmailSequence].has_view_permission(request, obj)
+
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

@@ -215,6 +215,7 @@ class SequenceEnrolBulkView(SequenceMixin, TenantAPIView):
 
 class EnrolmentStopView(TenantAPIView):
     crm_permission = "nurturing.enrol"
+    service = staticmethod(services.enrolment_stop)
 
     def load_objects(self, *, enrolment_id, **kwargs):
         visible = Enrolment.objects.filter(lead__in=leads_visible_to(self.request.membership))
@@ -222,8 +223,25 @@ class EnrolmentStopView(TenantAPIView):
 
     @extend_schema(tags=TAGS, summary="Unenrol (stop the enrolment)", request=None, responses=EnrolmentSerializer)
     def post(self, request, company_id, enrolment_id):
-        enrolment = services.enrolment_stop(actor=request.membership, enrolment=self.enrolment)
+        enrolment = self.service(actor=request.membership, enrolment=self.enrolment)
         return Response(EnrolmentSerializer(enrolment).data)
+
+
+class EnrolmentPauseView(EnrolmentStopView):
+    service = staticmethod(services.enrolment_pause)
+
+    @extend_schema(tags=TAGS, summary="Pause an active enrolment", request=None, responses=EnrolmentSerializer)
+    def post(self, request, company_id, enrolment_id):
+        return super().post(request, company_id, enrolment_id)
+
+
+class EnrolmentResumeView(EnrolmentStopView):
+    service = staticmethod(services.enrolment_resume)
+
+    @extend_schema(tags=TAGS, summary="Resume a paused enrolment (gates checked again)", request=None,
+                   responses=EnrolmentSerializer)  # fmt: skip
+    def post(self, request, company_id, enrolment_id):
+        return super().post(request, company_id, enrolment_id)
 
 
 class LeadMessagesView(LeadObjectMixin, TenantAPIView):

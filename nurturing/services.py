@@ -46,6 +46,9 @@ GATE_MESSAGES = {
 }
 
 
+RUNNING = (EnrolmentState.ACTIVE, EnrolmentState.PAUSED)  # an enrolment that has not ended
+
+
 def check_actor(actor: Membership | None, company_id: int, permission: str) -> None:
     if actor is None:
         return
@@ -285,7 +288,7 @@ def _enrolments_skip(step: EmailSequenceStep) -> None:
     )  # fmt: skip
     if following is None:
         return  # nothing after it: the sender completes them when they fall due
-    waiting = Enrolment.objects.filter(sequence_id=step.sequence_id, state=EnrolmentState.ACTIVE,
+    waiting = Enrolment.objects.filter(sequence_id=step.sequence_id, state__in=RUNNING,
                                        last_step_number__gte=previous or 0, last_step_number__lt=step.step_number)  # fmt: skip
     waiting.update(next_send_at=F("next_send_at") + (following.delay - step.delay))
 
@@ -353,16 +356,21 @@ def gate_for(lead: Lead, settings: NurturingSettings, *, unsubscribed: bool, bou
     return next((reason for failed, reason in checks if failed), None)
 
 
+def says_stop() -> Q:
+    """The messages that stop a lead's emails: an unsubscribe, or a bounce of the address the lead
+    still has (once a person corrects a bounced address, the new one may be emailed)."""
+    return Q(unsubscribed_at__isnull=False) | Q(state=MessageState.BOUNCED, to_email=F("lead__email"))
+
+
 def lead_flags(lead_ids: list[int]) -> tuple[set[int], set[int]]:
-    """(unsubscribed lead ids, bounced lead ids) among ``lead_ids``: one query."""
-    rows = LeadEmailActivity.objects.filter(
-        Q(unsubscribed_at__isnull=False) | Q(state=MessageState.BOUNCED), lead_id__in=lead_ids
-    )
+    """(unsubscribed lead ids, ids of leads whose current address bounced) among ``lead_ids``: one query."""
+    rows = LeadEmailActivity.objects.filter(says_stop(), lead_id__in=lead_ids)
     unsubscribed, bounced = set(), set()
-    for lead_id, at, state in rows.values_list("lead_id", "unsubscribed_at", "state"):
+    for lead_id, at, state, sent_to, address in rows.values_list("lead_id", "unsubscribed_at", "state", "to_email",
+                                                                  "lead__email"):  # fmt: skip
         if at is not None:
             unsubscribed.add(lead_id)
-        if state == MessageState.BOUNCED:
+        if state == MessageState.BOUNCED and sent_to == address:
             bounced.add(lead_id)
     return unsubscribed, bounced
 
@@ -424,7 +432,7 @@ def enrol_automatically(*, lead: Lead, sequence: EmailSequence, reason: str) -> 
 def enrolment_stop(*, actor: Membership | None, enrolment: Enrolment, reason: str = StopReason.MANUAL) -> Enrolment:
     check_actor(actor, enrolment.company_id, "nurturing.enrol")
     enrolment = Enrolment.objects.select_for_update().select_related("sequence").get(pk=enrolment.pk)
-    if enrolment.state not in (EnrolmentState.ACTIVE, EnrolmentState.PAUSED):
+    if enrolment.state not in RUNNING:
         raise ValidationError({"__all__": f"This enrolment is already {enrolment.get_state_display().lower()}."})
     enrolment.state, enrolment.stop_reason = EnrolmentState.STOPPED, reason
     enrolment.next_send_at, enrolment.finished_at = None, timezone.now()
@@ -436,9 +444,51 @@ def enrolment_stop(*, actor: Membership | None, enrolment: Enrolment, reason: st
     return enrolment
 
 
+def _enrolment_hold(actor, enrolment: Enrolment, *, to: str, event: str, subject: str) -> Enrolment:
+    """Move a locked, running enrolment to ``to`` (paused or active), with history and a timeline entry."""
+    enrolment.state = to
+    _record(enrolment, actor, event)
+    enrolment.save(update_fields=["state", "next_send_at"])
+    timeline_event(lead_id=enrolment.lead_id, company_id=enrolment.company_id, event=event, actor=actor,
+                   subject=f"{subject} “{enrolment.sequence.name}”", sequence=enrolment.sequence_id)  # fmt: skip
+    return enrolment
+
+
+def _locked(enrolment: Enrolment, expected: str, verb: str) -> Enrolment:
+    enrolment = Enrolment.objects.select_for_update().select_related("sequence", "lead__status").get(pk=enrolment.pk)
+    if enrolment.state != expected:
+        raise ValidationError({"__all__": f"Only {'an active' if expected == EnrolmentState.ACTIVE else 'a paused'} "
+                                          f"enrolment can be {verb}: this one is {enrolment.get_state_display().lower()}."})  # fmt: skip
+    return enrolment
+
+
+@transaction.atomic
+def enrolment_pause(*, actor: Membership | None, enrolment: Enrolment) -> Enrolment:
+    """Hold an active enrolment: nothing is sent until it is resumed (a sender that read it as active
+    loses its claim: ``sending._advance_all`` moves only rows still active)."""
+    check_actor(actor, enrolment.company_id, "nurturing.enrol")
+    enrolment = _locked(enrolment, EnrolmentState.ACTIVE, "paused")
+    return _enrolment_hold(actor, enrolment, to=EnrolmentState.PAUSED, event="nurturing.enrolment.paused",
+                           subject="Paused the email sequence")  # fmt: skip
+
+
+@transaction.atomic
+def enrolment_resume(*, actor: Membership | None, enrolment: Enrolment) -> Enrolment:
+    """Go on with a paused enrolment: the gates are checked again, and the next email goes at its
+    planned time, or at the next run when that time passed during the pause."""
+    check_actor(actor, enrolment.company_id, "nurturing.enrol")
+    enrolment = _locked(enrolment, EnrolmentState.PAUSED, "resumed")
+    reason = check_gates(enrolment.lead, settings_for(enrolment.company_id))
+    if reason is not None:
+        raise ValidationError({"lead": GATE_MESSAGES[reason]})
+    enrolment.next_send_at = max(enrolment.next_send_at or timezone.now(), timezone.now())
+    return _enrolment_hold(actor, enrolment, to=EnrolmentState.ACTIVE, event="nurturing.enrolment.resumed",
+                           subject="Resumed the email sequence")  # fmt: skip
+
+
 def enrolments_stop_for_lead(*, lead_id: int, reason: str, actor: Membership | None = None) -> int:
     """Stop every running enrolment of a lead (unsubscribe, conversion, reply); how many."""
-    running = Enrolment.objects.filter(lead_id=lead_id, state__in=[EnrolmentState.ACTIVE, EnrolmentState.PAUSED])
+    running = Enrolment.objects.filter(lead_id=lead_id, state__in=RUNNING)
     stopped = 0
     for enrolment in running:
         enrolment_stop(actor=actor, enrolment=enrolment, reason=reason)
@@ -523,9 +573,7 @@ SWEEP_CHUNK = 1000
 
 def sweep_candidates(company_id: int, settings: NurturingSettings, sequence: EmailSequence):
     """New and contacted leads under the threshold, never in ``sequence``, passing every gate."""
-    flagged = LeadEmailActivity.objects.filter(
-        Q(unsubscribed_at__isnull=False) | Q(state=MessageState.BOUNCED), company_id=company_id
-    ).values("lead_id")
+    flagged = LeadEmailActivity.objects.filter(says_stop(), company_id=company_id).values("lead_id")
     leads = Lead.objects.filter(
         company_id=company_id, status__key__in=SWEEP_STATUS_KEYS, score__lt=settings.sweep_threshold,
         is_deleted=False, merged_into__isnull=True, converted_at__isnull=True, dnd=False,

@@ -11,6 +11,8 @@ register_labels({
     "nurturing.lead.unsubscribed": Label("The lead unsubscribed: do not disturb is on", alone=True),
     "nurturing.enrolment.started": Label("{subject}", alone=True),
     "nurturing.enrolment.stopped": Label("{subject}", alone=True),
+    "nurturing.enrolment.paused": Label("{subject}", alone=True),
+    "nurturing.enrolment.resumed": Label("{subject}", alone=True),
     "nurturing.sequence.created": "created the sequence",
     "nurturing.sequence.changed": "edited the sequence",
     "nurturing.sequence.deactivated": "deactivated the sequence",

@@ -26,4 +26,6 @@ urlpatterns = [
     path("settings/", views.settings_edit, name="settings"),
     path("leads/<int:lead_id>/enrol/", views.lead_enrol, name="lead_enrol"),
     path("enrolments/<int:enrolment_id>/stop/", views.enrolment_stop, name="enrolment_stop"),
+    path("enrolments/<int:enrolment_id>/pause/", views.enrolment_pause, name="enrolment_pause"),
+    path("enrolments/<int:enrolment_id>/resume/", views.enrolment_resume, name="enrolment_resume"),
 ]

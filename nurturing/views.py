@@ -312,11 +312,30 @@ def lead_enrol(request, company_slug, lead_id):
     return redirect(_lead_url(lead))
 
 
+def _enrolment_action(request, enrolment_id: int, service, success: str):
+    """Stop, pause or resume an enrolment of a lead the member sees; back to the lead (or ``next``)."""
+    visible = Enrolment.objects.filter(lead__in=leads_visible_to(request.membership)).select_related("lead__company")
+    enrolment = get_object_or_404(visible, pk=enrolment_id)
+    act(request, lambda: service(actor=request.membership, enrolment=enrolment), success)
+    return redirect(safe_next(request, _lead_url(enrolment.lead)))
+
+
 @require_POST
 @tenant_view("nurturing.enrol")
 def enrolment_stop(request, company_slug, enrolment_id):
-    visible = Enrolment.objects.filter(lead__in=leads_visible_to(request.membership)).select_related("lead__company")
-    enrolment = get_object_or_404(visible, pk=enrolment_id)
-    act(request, lambda: services.enrolment_stop(actor=request.membership, enrolment=enrolment),
-        "Unenrolled: no more emails of this sequence.")  # fmt: skip
-    return redirect(safe_next(request, _lead_url(enrolment.lead)))
+    return _enrolment_action(request, enrolment_id, services.enrolment_stop,
+                             "Unenrolled: no more emails of this sequence.")  # fmt: skip
+
+
+@require_POST
+@tenant_view("nurturing.enrol")
+def enrolment_pause(request, company_slug, enrolment_id):
+    return _enrolment_action(request, enrolment_id, services.enrolment_pause,
+                             "Paused: no email of this sequence until it is resumed.")  # fmt: skip
+
+
+@require_POST
+@tenant_view("nurturing.enrol")
+def enrolment_resume(request, company_slug, enrolment_id):
+    return _enrolment_action(request, enrolment_id, services.enrolment_resume,
+                             "Resumed: the next email goes at its planned time (or now, if that has passed).")  # fmt: skip

@@ -9,11 +9,13 @@ import signal
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from nurturing import sending
 from nurturing.models import LeadEmailActivity, MessageState
+from nurturing.testing import child
 from nurturing.testing.factories import make_consenting_lead, make_enrolment, make_sequence
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,15 +42,13 @@ def test_two_clusters_running_duplicate_tasks_send_each_step_once(cast, smtp_sin
     assert sum(task.result["sent"] for task in Success.objects.all()) == 12
 
 
-def _send_in_child():
-    sending.send_due()
-    os._exit(0)
-
-
 def test_a_worker_killed_after_sending_before_recording_never_sends_it_again(cast, smtp_sink):
     make_enrolment(cast.a.company)
-    connection.close()
-    worker = multiprocessing.get_context("fork").Process(target=_send_in_child)
+    # A process of its own ("spawn"): a forked one inherits this process's database sockets.
+    overrides = {name: getattr(settings, name) for name in child.SETTINGS}
+    worker = multiprocessing.get_context("spawn").Process(
+        target=child.send_due, args=(os.environ["DJANGO_SETTINGS_MODULE"], connection.settings_dict["NAME"], overrides)
+    )
     # The server has the message; the worker dies before it hears "250" and records "sent".
     smtp_sink.on_message = lambda message: os.kill(worker.pid, signal.SIGKILL)
     worker.start()
