@@ -100,7 +100,76 @@ def parse_phone(phone: str, default_country: str):
         parsed = phonenumbers.parse(phone, (default_country or "US").upper())
     except phonenumbers.NumberParseException:
         return None
-    return parsed if phonenumbers.is_valid_number(parsed) else None
+    return parsed if is_valid_number(parsed) else None
+
+
+# --- phone validity: phonenumbers' verdict at half its cost -------------------------------------
+# ``phonenumbers.is_valid_number`` finds the number's region by matching its type patterns, then
+# matches them all again for that region, in an order where the common types (fixed line, mobile)
+# come last: about eleven regular expressions twice for a British mobile. Validity only asks whether
+# ANY type matches, so the functions below match each region's patterns once, common types first,
+# with the patterns compiled once. Same verdict for every number (``test_phone_validity``).
+
+_UNKNOWN = phonenumbers.PhoneNumberType.UNKNOWN
+_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip", "personal_number", "pager",
+          "uan", "voicemail")  # fmt: skip
+_Metadata = phonenumbers.PhoneMetadata
+_compiled: dict[int, tuple] = {}
+
+
+def _matcher(desc):
+    """(lengths or None, fullmatch) of a ``PhoneNumberDesc``; None when it matches nothing."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return (frozenset(desc.possible_length) or None, re.compile(desc.national_number_pattern).fullmatch)
+
+
+def _plan(metadata) -> tuple:
+    """The metadata's general matcher and its type matchers, compiled once (keyed by identity: the
+    library keeps one metadata object per region for the life of the process)."""
+    found = _compiled.get(id(metadata))
+    if found is None or found[0] is not metadata:
+        types = tuple(m for m in (_matcher(getattr(metadata, name)) for name in _TYPES) if m is not None)
+        found = _compiled[id(metadata)] = (metadata, _matcher(metadata.general_desc), types)
+    return found[1], found[2]
+
+
+def _matches(nsn: str, matcher) -> bool:
+    lengths, fullmatch = matcher
+    return (lengths is None or len(nsn) in lengths) and fullmatch(nsn) is not None
+
+
+def _has_type(nsn: str, metadata) -> bool:
+    """``phonenumbers._number_type_helper(nsn, metadata) != UNKNOWN``."""
+    general, types = _plan(metadata)
+    return general is not None and _matches(nsn, general) and any(_matches(nsn, m) for m in types)
+
+
+def is_valid_number(parsed) -> bool:
+    """``phonenumbers.is_valid_number(parsed)``, matching each candidate region's patterns once."""
+    code = parsed.country_code
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if not regions:
+        return False
+    nsn = phonenumbers.national_significant_number(parsed)
+    if len(regions) == 1:
+        region = regions[0]
+        metadata = _Metadata.metadata_for_region_or_calling_code(code, region.upper())
+        if metadata is None or (
+            region != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY and metadata.country_code != code
+        ):
+            return False
+        return _has_type(nsn, metadata)
+    for region in regions:  # the library's region search; a region found by its patterns is valid
+        metadata = _Metadata.metadata_for_region(region.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re.match(metadata.leading_digits, nsn):
+                return metadata.country_code == code and _has_type(nsn, metadata)
+        elif _has_type(nsn, metadata):
+            return metadata.country_code == code
+    return False
 
 
 def profile_url_key(url: str) -> str:
@@ -157,6 +226,7 @@ def country_names() -> dict[str, str]:
         return {_country_key(name): code for code, names in rows for name in (code, *names.split("|"))}
 
 
+@lru_cache(maxsize=4096)
 def country_code(value: str) -> str:
     """The ISO 3166-1 alpha-2 code of a country given by code, alpha-3 code, English name or a common
     variant ('Deutschland', 'UK', 'U.S.A.'), ignoring case and accents. Anything else comes back

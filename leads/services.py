@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -123,14 +124,51 @@ def _apply_fields(lead: Lead, data: dict[str, Any]) -> dict[str, list[str]]:
 
 _validate_profile_url = URLValidator(schemes=["http", "https"])
 _AUTHORITY_LEVELS, _STAGES = frozenset(AuthorityLevel.values), frozenset(Stage.values)
+# Django's e-mail and URL validators, split where their verdict splits (an import checks every row,
+# and the regular expressions of a domain or a host are the dear part): the domain of an address and
+# the scheme-and-host of a URL repeat from lead to lead, so their verdicts are remembered.
+_EMAIL_USER = re.compile(validate_email.user_regex.pattern, validate_email.user_regex.flags)
+_NO_SPACE = re.compile(r"[^\s]*")
+_URL_HOST_END = re.compile(r"[/?#]")
+
+
+@lru_cache(maxsize=4096)
+def _email_domain_ok(domain: str) -> bool:
+    return domain in validate_email.domain_allowlist or validate_email.validate_domain_part(domain)
+
+
+def _email_ok(email: str) -> bool:
+    """``validate_email(email)`` passes (Django's own checks, in its order)."""
+    if not email or "@" not in email or len(email) > 320:
+        return False
+    user, domain = email.rsplit("@", 1)
+    return _EMAIL_USER.match(user) is not None and _email_domain_ok(domain)
+
+
+@lru_cache(maxsize=4096)
+def _url_ok(url: str) -> bool:
+    try:
+        _validate_profile_url(url)
+    except ValidationError:
+        return False
+    return True
+
+
+def _profile_url_ok(url: str) -> bool:
+    """``_validate_profile_url(url)`` passes. Without "@" (no user part), the validator's pattern
+    reads scheme://host[:port] up to the first "/", "?" or "#" and then any run of non-space
+    characters, and its other checks (length aside) read the host: so the verdict is the host's
+    (remembered) and the rest's."""
+    start = url.find("://") + 3
+    end = _URL_HOST_END.search(url, start) if start > 2 and "@" not in url else None
+    if end is None or len(url) > _validate_profile_url.max_length:
+        return _url_ok(url)
+    return _url_ok(url[: end.start()]) and _NO_SPACE.fullmatch(url, end.start()) is not None
 
 
 def _validate_contact(lead: Lead, errors: dict[str, list[str]]) -> None:
-    if lead.email:
-        try:
-            validate_email(lead.email)
-        except ValidationError:
-            errors.setdefault("email", []).append("Enter a valid email address.")
+    if lead.email and not _email_ok(lead.email):
+        errors.setdefault("email", []).append("Enter a valid email address.")
     if lead.phone and not normalize.phone_key(lead.phone, lead.country):
         # Possible but outside the numbering plan: kept, in international form, with no match key
         # (placeholders like +1 555 555 5555 must not make strangers duplicates); the data-quality
@@ -142,11 +180,8 @@ def _validate_contact(lead: Lead, errors: dict[str, list[str]]) -> None:
             errors.setdefault("phone", []).append(
                 f"Enter a valid phone number for {lead.country} or in +country format."
             )
-    if lead.profile_url:
-        try:
-            _validate_profile_url(lead.profile_url)
-        except ValidationError:
-            errors.setdefault("profile_url", []).append("Enter a valid http(s) URL.")
+    if lead.profile_url and not _profile_url_ok(lead.profile_url):
+        errors.setdefault("profile_url", []).append("Enter a valid http(s) URL.")
     if not (lead.email or lead.phone or lead.profile_url):
         errors.setdefault("__all__", []).append("Give at least one way to reach the lead: email, phone or profile URL.")
     if not lead.lead_source:

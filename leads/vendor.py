@@ -16,6 +16,9 @@ engine it runs on (``leads/tests/test_vendor.py`` checks that).
   row (``search_trigger_drop``, ``search_index_fill``).
 * Planner statistics (``refresh_statistics``): ``ANALYZE``, daily (django-q2) and after large loads.
 * Plans the statistics cannot choose (``read_through_index``): SQLite's ``INDEXED BY``.
+* Bulk transfer (``copy_supported``, ``copy_csv_rows``): PostgreSQL's ``COPY`` (psycopg 3) into an
+  import's staging tables and out of an export's SELECT; SQLite has none, its callers use INSERTs
+  and ``csv.writer``.
 
 Functions without a ``connection`` argument use the default database, as their callers do.
 """
@@ -138,6 +141,40 @@ def read_through_index(table: str, index: str) -> Iterator[None]:
 
     with connection.execute_wrapper(through_index):
         yield
+
+
+# --- bulk transfer ---------------------------------------------------------------------------------
+
+
+def copy_supported() -> bool:
+    """Whether the database takes and gives rows through ``COPY`` (PostgreSQL, psycopg 3)."""
+    return not _sqlite()
+
+
+def copy_csv_rows(sql: str, params) -> Iterator[bytes]:
+    """The CSV rows of a SELECT (``%s`` placeholders, as Django compiles it), one ``bytes`` per row
+    ending in ``\\n``: the server sends one CopyData message per row, and psycopg hands them over as
+    they come, so memory stays flat. NULL is an empty unquoted cell, '' a quoted ``""``; a cell is
+    quoted when it holds a comma, a double quote, CR or LF. The parameters are bound on the client
+    (COPY cannot take server-side parameters). Abandoning the iterator cancels the COPY, or inside
+    a transaction reads its rest."""
+    from psycopg import ClientCursor
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, ClientCursor(connection.connection) as cursor:
+        select = cursor.mogrify(sql, tuple(params))
+        with cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
+            abandoned = False
+            for row in copy:
+                if abandoned:
+                    continue
+                try:
+                    yield bytes(row)
+                except GeneratorExit:
+                    # Cancelling would abort the surrounding transaction: read the rest instead.
+                    if not connection.in_atomic_block:
+                        raise
+                    abandoned = True
 
 
 # --- page cache ------------------------------------------------------------------------------------

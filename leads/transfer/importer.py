@@ -30,7 +30,7 @@ from simple_history.utils import bulk_update_with_history
 
 from crm import history
 from crm.models import Membership
-from leads import assignment, bulkwrite, dedup
+from leads import assignment, bulkwrite, dedup, vendor
 from leads.models import (
     CandidateSource,
     DuplicatePolicy,
@@ -39,6 +39,7 @@ from leads.models import (
     StatusChange,
 )
 from leads.queries import leads_visible_to
+from leads.transfer import copy as staging
 from leads.transfer.reading import Issue, ParsedFile
 from leads.transfer.rows import IN_CHUNK, KEY_LABELS, Row, RowContext, existing_keys
 
@@ -250,30 +251,48 @@ class Importer:
                 bulkwrite.RawInserter(Lead.history.model, fixed=history_extra),
                 bulkwrite.RawInserter(StatusChange),
             )
+            self._staged = staging.StagedLeadWriter(*self._raw) if vendor.copy_supported() else None
         return self._raw
 
     def _insert_leads(self, leads: list[Lead], now) -> list[int]:
+        """The new leads, their historical rows and status changes: through ``COPY`` and staging
+        tables where the database offers it (``leads.transfer.copy``), else multi-row INSERTs."""
         if not leads:
             return []
         lead_rows, history_rows, changes = self._inserters(now)
-        initial, actor_id = self.context.batch.initial, getattr(self.actor, "pk", None)
         values = [lead_rows.values_of(lead) for lead in leads]
-        ids = lead_rows.insert(values, returning=True)
-        status_rows = []
-        for lead, pk in zip(leads, ids, strict=True):
-            lead.pk = pk
-            lead._state.adding, lead._state.db = False, connection.alias
-            change = {"lead_id": pk, "from_status_id": None, "to_status_id": initial.pk,
-                      "changed_by_id": actor_id, "changed_at": now, "note": ""}  # fmt: skip
-            status_rows.append(changes.values_from(change))
-            if lead.status_id != initial.pk:
-                change = {**change, "from_status_id": initial.pk, "to_status_id": lead.status_id,
-                          "note": getattr(lead, "_note", "")}  # fmt: skip
-                status_rows.append(changes.values_from(change))
+        staged = self._staged
+        ids = staged.reserve_ids(len(values)) if staged else lead_rows.insert(values, returning=True)
+        status_rows = self._status_rows(leads, ids, now, changes)
+        if staged:
+            staged.write(values, ids, status_rows)
+            return ids
         history_of = history_rows.derived(lead_rows)
         history_rows.insert([history_of(row, pk) for row, pk in zip(values, ids, strict=True)])
         changes.insert(status_rows)
         return ids
+
+    def _status_rows(self, leads: list[Lead], ids: list[int], now, changes: bulkwrite.RawInserter) -> list[list]:
+        """Each new lead gets its id and a status change into the initial status, then one into the
+        status its row asked for (in that order, lead after lead)."""
+        initial, actor_id = self.context.batch.initial, getattr(self.actor, "pk", None)
+        # One prepared row copied per lead (ids, statuses and notes need no preparing).
+        entry = changes.values_from({"lead_id": None, "from_status_id": None, "to_status_id": initial.pk,
+                                     "changed_by_id": actor_id, "changed_at": now, "note": ""})  # fmt: skip
+        at = changes.position
+        lead_at, from_at, to_at, note_at = at["lead_id"], at["from_status_id"], at["to_status_id"], at["note"]
+        rows, alias = [], connection.alias
+        for lead, pk in zip(leads, ids, strict=True):
+            lead.pk = pk
+            lead._state.adding, lead._state.db = False, alias
+            row = entry.copy()
+            row[lead_at] = pk
+            rows.append(row)
+            if lead.status_id != initial.pk:
+                moved = row.copy()
+                moved[from_at], moved[to_at], moved[note_at] = initial.pk, lead.status_id, getattr(lead, "_note", "")
+                rows.append(moved)
+        return rows
 
     def _write_updates(self, rows: list[Row], now) -> dict:
         if not rows:
