@@ -6,17 +6,21 @@ On a company holding ``size`` generated leads (1,000,000 by default):
   (``leads.transfer.jobs``: parse, validation and normalisation of every row, exact duplicate
   checks against the indexed keys, scoring, assignment, history and status-change rows, one
   transaction). Baseline: django-import-export's default ``ModelResource`` import of the same rows
-  (timed on a sample and scaled); floor: raw ``sqlite3.executemany`` of the same rows (no checks,
-  no history). Both imports are rolled back afterwards, so the data set is unchanged.
+  (timed on a sample and scaled); floor: the cheapest raw insert of the same rows into leads_lead
+  (no checks, no history): ``sqlite3.executemany`` on SQLite, psycopg's ``COPY … FROM STDIN`` on
+  PostgreSQL; ``share_of_floor`` is ours / floor. Every write is undone afterwards (the SQLite file
+  put back; on PostgreSQL a rolled-back transaction), so the data set is unchanged.
 * ``export_csv``: every lead of the company to CSV by ``manage.py export_leads`` in a process of its
   own (``leads.transfer.exports``: the lead list's visibility and filter, cells formatted by the database
   and written in batches), with that process's peak resident memory. Baseline: django-import-export's
   export of the same rows (a sample, scaled, in the harness's process), which builds the whole
-  dataset in memory; floor: the same rows and columns through the raw ``sqlite3`` cursor, unformatted,
-  into ``csv.writer.writerows``.
-* ``export_xlsx``: ``size / 10`` leads (100,000) to XLSX with the write-only workbook, against
-  django-import-export's XLSX export of the same rows (a sample, scaled); floor: openpyxl's
-  write-only workbook alone appending the same rows already in memory.
+  dataset in memory; floor: the same rows and columns unformatted, through the raw ``sqlite3`` cursor
+  into ``csv.writer.writerows`` on SQLite, a raw ``COPY (SELECT …) TO STDOUT`` on PostgreSQL (ours
+  is COPY there too, of the formatted cells).
+* ``export_xlsx``: ``size / 10`` leads (100,000) to XLSX with XlsxWriter's constant-memory
+  workbook, against django-import-export's XLSX export of the same rows (a sample, scaled);
+  floor: the faster of openpyxl's write-only workbook and XlsxWriter's constant-memory workbook,
+  each alone writing the same rows already in memory, timed side by side in the same run.
 
 Through the harness: ``python bench/run.py import_csv [--size N] [--json]``. On its own (before
 the integration's migrations exist) ``python bench/bench_transfer.py NAME [--size N] [--json]``
@@ -131,6 +135,24 @@ def restored_database():
 
 # --- import ----------------------------------------------------------------------------------------
 
+
+@contextlib.contextmanager
+def import_restored():
+    """A writing measurement that leaves the data set as it was: on SQLite run for real and the file
+    put back (``restored_database``); on PostgreSQL inside a transaction rolled back afterwards (its
+    savepoints cost nothing like SQLite's journal, and the import's ``COPY`` and ``INSERT … SELECT``
+    run as they would committed; only the final commit is not timed)."""
+    from django.db import connection, transaction
+
+    if connection.vendor == "sqlite":
+        with restored_database():
+            yield
+        return
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
 HEADERS = ["First name", "Last name", "Email", "Phone", "Country", "Job title", "Company", "Profile URL",
            "Lead source", "Campaign"]  # fmt: skip
 
@@ -181,7 +203,7 @@ def _ours_import(company, data: bytes) -> tuple[float, object]:
     from leads.transfer.mapping import ImportOptions
 
     admin = _admin(company)
-    with restored_database(), PeakRSS() as memory:
+    with import_restored(), PeakRSS() as memory:
         started = time.perf_counter()
         job = import_job_create(
             company=company, actor=admin, upload=SimpleUploadedFile("bench.csv", data), options=ImportOptions()
@@ -209,7 +231,7 @@ def _baseline_import_export(company, records: list[dict]) -> float:
     for record in sample:
         dataset.append(["", *record.values(), company.pk, status.pk])
     resource = resources.modelresource_factory(Lead)()
-    with restored_database():
+    with import_restored():
         started = time.perf_counter()
         result = resource.import_data(dataset, dry_run=False, raise_errors=True, use_transactions=False)
         seconds = time.perf_counter() - started
@@ -217,32 +239,51 @@ def _baseline_import_export(company, records: list[dict]) -> float:
     return seconds / len(sample)
 
 
-def _floor_executemany(company, records: list[dict]) -> float:
-    """Seconds per row of raw ``sqlite3.executemany`` of the same rows (no checks, no history)."""
+def _floor_rows(company, records: list[dict]) -> tuple[list, list[tuple]]:
+    """The columns of leads_lead and the rows as the floors write them: the records over the
+    fields' defaults, prepared for this database."""
     from django.db import connection
     from django.utils import timezone
 
     from leads.models import Lead, LeadStatus
 
-    if connection.vendor != "sqlite":
-        return 0.0
     status = LeadStatus.objects.get(company=company, is_initial=True)
-    now = timezone.now().isoformat(sep=" ")
     fields = [f for f in Lead._meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
     base = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields}
+    if connection.vendor == "sqlite":
+        now = now.isoformat(sep=" ")
     base.update(company_id=company.pk, status_id=status.pk, created_at=now, updated_at=now)
-    rows = [tuple({**base, **record}[f.attname] for f in fields) for record in records]
-    sql = f"INSERT INTO leads_lead ({', '.join(f.column for f in fields)}) VALUES ({', '.join('?' * len(fields))})"
-    with restored_database():
+    return fields, [tuple({**base, **record}[f.attname] for f in fields) for record in records]
+
+
+def _floor_insert(company, records: list[dict]) -> tuple[float, str]:
+    """Seconds per row of the cheapest raw insert of the same rows into leads_lead (no checks, no
+    history, no status changes), and how: ``sqlite3.executemany`` on SQLite; psycopg 3's ``COPY …
+    FROM STDIN`` (``write_row``) on PostgreSQL."""
+    from django.db import connection
+
+    fields, rows = _floor_rows(company, records)
+    columns = ", ".join(f.column for f in fields)
+    with import_restored():
         connection.ensure_connection()
         raw = connection.connection
-        started = time.perf_counter()
-        raw.execute("BEGIN IMMEDIATE")
-        raw.executemany(sql, rows)
-        raw.execute("COMMIT")
+        if connection.vendor == "sqlite":
+            how = "sqlite3.executemany"
+            sql = f"INSERT INTO leads_lead ({columns}) VALUES ({', '.join('?' * len(fields))})"
+            started = time.perf_counter()
+            raw.execute("BEGIN IMMEDIATE")
+            raw.executemany(sql, rows)
+            raw.execute("COMMIT")
+        else:
+            how = "COPY FROM STDIN"
+            started = time.perf_counter()
+            with raw.cursor() as cursor, cursor.copy(f"COPY leads_lead ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         seconds = time.perf_counter() - started
-    log(f"floor: executemany of {len(rows):,} rows in {seconds:.1f} s")
-    return seconds / len(rows)
+    log(f"floor: {how} of {len(rows):,} rows in {seconds:.1f} s")
+    return seconds / len(rows), how
 
 
 def import_csv(company, size: int) -> dict:
@@ -253,13 +294,13 @@ def import_csv(company, size: int) -> dict:
     log(f"import file: {rows:,} rows, {len(data) / 2**20:.1f} MB")
     seconds, job = _ours_import(company, data)
     baseline = _baseline_import_export(company, records)
-    floor = _floor_executemany(company, records)
+    floor, floor_method = _floor_insert(company, records)
     return {
         "name": "import_csv", "size": size, "ours": round(rows / seconds), "baseline": round(1 / baseline),
         "unit": "rows/s", "rows": rows, "seconds": round(seconds, 1), "created": job.created_count,
         "skipped": job.skipped_count, "invalid": job.invalid_count, "peak_rss_mb": job.peak_rss_mb,
-        "rss_before_mb": job.rss_before_mb, "floor_executemany": round(1 / floor) if floor else None,
-        "baseline_sample": BASELINE_IMPORT_SAMPLE,
+        "rss_before_mb": job.rss_before_mb, "floor": round(1 / floor), "floor_method": floor_method,
+        "share_of_floor": round(floor * rows / seconds, 2), "baseline_sample": BASELINE_IMPORT_SAMPLE,
     }  # fmt: skip
 
 
@@ -372,21 +413,24 @@ def _command_export(company, file_format: str) -> dict:
 
 
 def _floor_csv(company) -> float:
-    """Rows/s of the least a CSV export of the same rows can cost in Python here: the same leads
-    and columns (the joined names included) read through the raw ``sqlite3`` cursor with no
-    formatting and no neutralisation, written by ``csv.writer.writerows`` into memory."""
+    """Rows/s of the least a CSV export of the same rows can cost here: the same leads and columns
+    (the joined names included), unformatted and not neutralised. On SQLite, read through the raw
+    ``sqlite3`` cursor and written by ``csv.writer.writerows`` into memory; on PostgreSQL, a raw
+    ``COPY (SELECT …) TO STDOUT WITH (FORMAT csv)`` whose rows are read and dropped."""
     from django.db import connection
     from django.http import QueryDict
 
     from leads.transfer.cells import RowReader, default_columns
     from leads.transfer.exports import export_queryset
 
-    if connection.vendor != "sqlite":
-        return 0.0
     queryset = export_queryset(_admin(company), QueryDict("sort=-created"))
     paths = RowReader(default_columns(company)).paths
     sql, params = queryset.values_list(*paths).query.sql_with_params()
     connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        rows, seconds = _copy_rows(connection.connection, sql, params)
+        log(f"floor: raw COPY … TO STDOUT, {rows:,} rows in {seconds:.1f} s")
+        return rows / seconds
     cursor = connection.connection.cursor()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -404,13 +448,56 @@ def _floor_csv(company) -> float:
     return rows / seconds
 
 
-def _floor_xlsx(company, limit: int) -> float:
-    """Rows/s of openpyxl's write-only workbook alone: the same rows, already read and converted
-    (``xlsx_cell``), appended and saved; no database."""
+def _copy_rows(raw, sql: str, params) -> tuple[int, float]:
+    """Rows and seconds of a raw psycopg ``COPY (sql) TO STDOUT WITH (FORMAT csv)``."""
+    from psycopg import ClientCursor
+
+    rows = 0
+    with ClientCursor(raw) as cursor:
+        select = cursor.mogrify(sql, tuple(params))
+        started = time.perf_counter()
+        with cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for _ in copy:
+                rows += 1
+        return rows, time.perf_counter() - started
+
+
+def _openpyxl_write_only(rows: list[list], path: str) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Leads")
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+
+
+def _xlsxwriter_constant_memory(rows: list[list], path: str) -> None:
+    import datetime as dt
+
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False}) as workbook:
+        sheet = workbook.add_worksheet("Leads")
+        stamp = workbook.add_format({"num_format": "yyyy-mm-dd h:mm:ss"})
+        write = {str: sheet.write_string, int: sheet.write_number, float: sheet.write_number,
+                 dt.datetime: lambda y, x, value: sheet.write_datetime(y, x, value, stamp)}  # fmt: skip
+        for y, row in enumerate(rows):
+            for x, value in enumerate(row):
+                if value is not None:
+                    write[type(value)](y, x, value)
+
+
+XLSX_WRITERS = {"openpyxl_write_only": _openpyxl_write_only, "xlsxwriter_constant_memory": _xlsxwriter_constant_memory}
+
+
+def _floor_xlsx(company, limit: int) -> dict[str, float]:
+    """Rows/s of each maintained XLSX writer alone, side by side in the same run: the same rows,
+    already read and converted (``xlsx_cell``), written and saved; no database. The fastest is the
+    floor."""
     import tempfile
 
     from django.http import QueryDict
-    from openpyxl import Workbook
 
     from leads.transfer.cells import RowReader, default_columns, xlsx_cell
     from leads.transfer.exports import export_queryset
@@ -418,21 +505,22 @@ def _floor_xlsx(company, limit: int) -> float:
     queryset = export_queryset(_admin(company), QueryDict("sort=-created"))[:limit]
     reader = RowReader(default_columns(company))
     rows = [[xlsx_cell(value) for value in row] for row in reader.rows(queryset)]
+    rates = {}
     with tempfile.TemporaryDirectory() as folder:
-        started = time.perf_counter()
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("Leads")
-        for row in rows:
-            sheet.append(row)
-        workbook.save(os.path.join(folder, "floor.xlsx"))
-        seconds = time.perf_counter() - started
-    log(f"floor: openpyxl write-only, {len(rows):,} rows in {seconds:.1f} s")
-    return len(rows) / seconds
+        for name, write in XLSX_WRITERS.items():
+            started = time.perf_counter()
+            write(rows, os.path.join(folder, f"{name}.xlsx"))
+            seconds = time.perf_counter() - started
+            rates[name] = len(rows) / seconds
+            log(f"floor candidate: {name}, {len(rows):,} rows in {seconds:.1f} s ({rates[name]:,.0f} rows/s)")
+    fastest = max(rates, key=rates.get)
+    log(f"floor: {fastest} (the fastest)")
+    return rates
 
 
 def export_csv(company, size: int) -> dict:
     """Every lead to CSV by ``manage.py export_leads`` (rate and the process's peak RSS) vs
-    django-import-export's export."""
+    django-import-export's export, and the raw floor (COPY on PostgreSQL)."""
     ensure_tables()
     ours = _command_export(company, "csv")
     rows, seconds = ours["rows"], ours["seconds"]
@@ -443,23 +531,32 @@ def export_csv(company, size: int) -> dict:
         "name": "export_csv", "size": size, "ours": round(rows / seconds), "baseline": round(1 / baseline),
         "unit": "rows/s", "rows": rows, "seconds": round(seconds, 1), "peak_rss_mb": round(ours["peak_rss_mb"], 1),
         "baseline_sample": sample, "baseline_peak_rss_mb": baseline_memory.peak_mb,
-        "floor_raw_cursor_csv_writer": round(floor) if floor else None,
+        "floor": round(floor), "floor_kind": _csv_floor_kind(), "share_of_floor": round(rows / seconds / floor, 2),
     }  # fmt: skip
 
 
+def _csv_floor_kind() -> str:
+    from django.db import connection
+
+    return "raw_copy_to_stdout" if connection.vendor == "postgresql" else "raw_cursor_csv_writer"
+
+
 def export_xlsx(company, size: int) -> dict:
-    """Write size/10 leads to XLSX with the write-only workbook vs django-import-export's export."""
+    """Write size/10 leads to XLSX (XlsxWriter, constant memory) vs django-import-export's export,
+    and both maintained writers alone (the faster is the floor)."""
     ensure_tables()
     limit = max(1, size // IMPORT_SHARE)
     seconds, rows, memory = _ours_export(company, "xlsx", limit)
     sample = min(rows, BASELINE_EXPORT_SAMPLE)
     baseline, baseline_memory = _baseline_export(company, "xlsx", sample)
-    floor = _floor_xlsx(company, limit)
+    floors = _floor_xlsx(company, limit)
+    fastest = max(floors, key=floors.get)
     return {
         "name": "export_xlsx", "size": size, "ours": round(rows / seconds), "baseline": round(1 / baseline),
         "unit": "rows/s", "rows": rows, "seconds": round(seconds, 1), "peak_rss_mb": memory.peak_mb,
         "rss_before_mb": memory.start_mb, "baseline_sample": sample, "baseline_peak_rss_mb": baseline_memory.peak_mb,
-        "floor_openpyxl_write_only": round(floor),
+        **{f"floor_{name}": round(rate) for name, rate in floors.items()},
+        "floor": round(floors[fastest]), "floor_writer": fastest, "share_of_floor": round(rows / seconds / floors[fastest], 2),
     }  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from itertools import islice
 
 from django.core.exceptions import ValidationError
 from django.db.models import Case, F, Func, Q, QuerySet, TextField, Value, When
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce, Concat, Length, NullIf, Ord, Replace, Substr
 from django.db.models.lookups import Exact, GreaterThanOrEqual, In
 
@@ -53,7 +54,6 @@ CONTENT_TYPES = {
     ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ExportFormat.JSON: "application/json",
 }
-_ILLEGAL_XLSX = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 # Text that can only be a number: an optional leading "+", then nothing but digits, spaces, dots,
@@ -257,30 +257,74 @@ class RowReader:
     def text_batches(self, queryset: QuerySet[Lead]) -> Iterator[list]:
         """Finished CSV cells, up to ``CHUNK`` rows at a time. The database formats them (see
         ``_csv_expression``: neutralised text, yes/no, UTC datetimes to the second), so rows come
-        out of the cursor ready for ``csv.writer.writerows``; only labels (a dict lookup),
-        custom-field and profile columns, and any field type without a SQL form, are finished in
-        Python (``text_cell``)."""
-        # stage, priority and owner are labelled by the database (``_label_expression``)
-        owners = owner_names(queryset) if any(column.key == OWNER for column in self.columns) else {}
-        labels = {}
-        annotations, finish = {}, []
-        for position, column in enumerate(self.columns):
-            if column.in_document:
-                expression = None
-            elif column.labelled:
-                expression = _label_expression(column.key, owners)
-            else:
-                expression = _csv_expression(column.path)
-            if expression is None:
-                expression = F(column.path)
-                finish.append((position, _cell_finisher(column, labels)))
-            annotations[f"_csv_{position}"] = expression
+        out of the cursor ready for ``csv.writer.writerows``; only custom-field and profile columns
+        are finished in Python (``text_cell``)."""
+        annotations, finish = self._cell_expressions(queryset, documents=False)
         rows = queryset.annotate(**annotations).values_list(*annotations).iterator(chunk_size=CHUNK)
         with vendor.page_cache_at_most(READ_CACHE_KIB):
             while batch := list(islice(rows, CHUNK)):
                 if finish:
                     batch = [_finish_row(values, finish) for values in batch]
                 yield batch
+
+    def copy_select(self, queryset: QuerySet[Lead]) -> tuple[str, tuple] | None:
+        """The SELECT of the finished CSV cells, every one by the database (custom-field and profile
+        columns too, ``_document_expression``) as text, '' as NULL (an empty unquoted cell, as
+        csv.writer writes it), for ``COPY … TO STDOUT``. None when the COPY could not write what
+        csv.writer writes: a lone column (csv.writer quotes a lone empty cell) or a query that
+        selects more than the cells (ordering columns of a DISTINCT)."""
+        if len(self.columns) < 2:
+            return None
+        annotations, _ = self._cell_expressions(queryset, documents=True)
+        cells = {
+            name: NullIf(Cast(cell, output_field=TextField()), Value(""), output_field=TextField())
+            for name, cell in annotations.items()
+        }
+        compiler = queryset.annotate(**cells).values_list(*cells).query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        if len(compiler.select) != len(cells):
+            return None
+        return sql, tuple(params)
+
+    def xlsx_rows(self, queryset: QuerySet[Lead]) -> Iterator[tuple | list]:
+        """Finished XLSX cells (what ``xlsx_cell`` makes of each value), a row at a time: the
+        database writes them as for CSV (``text_batches``), text neutralised, labels, yes/no,
+        except that numbers stay numbers, datetimes become naive UTC datetimes (to the second, as
+        the CSV writes them) and an empty cell is None, so each row goes to the writer as it is."""
+        annotations, finish = self._cell_expressions(queryset, documents=False, typed=True)
+        rows = queryset.annotate(**annotations).values_list(*annotations).iterator(chunk_size=CHUNK)
+        with vendor.page_cache_at_most(READ_CACHE_KIB):
+            if not finish:
+                yield from rows
+                return
+            for values in rows:
+                yield _finish_row(values, finish)
+
+    def _cell_expressions(self, queryset: QuerySet[Lead], *, documents: bool, typed: bool = False):
+        """Per column, the expression of its CSV cell, and the (position, finisher) of the cells
+        Python finishes: custom-field and profile columns unless ``documents``. ``typed``: XLSX
+        cells (``xlsx_rows``)."""
+        # stage, priority and owner are labelled by the database (``_label_expression``)
+        owners = owner_names(queryset) if any(column.key == OWNER for column in self.columns) else {}
+        annotations, finish = {}, []
+        for position, column in enumerate(self.columns):
+            finisher = None
+            if column.in_document:
+                expression = _document_expression(column) if documents else None
+            elif column.labelled:
+                expression = _label_expression(column.key, owners)
+            else:
+                expression = _csv_expression(column.path)
+                if typed and _model_field(column.path).get_internal_type() == "DateTimeField":
+                    finisher = _datetime_cell
+            if expression is None:
+                expression, finisher = F(column.path), _cell_finisher(column, xlsx_cell if typed else text_cell)
+            elif typed and not _is_number(column):
+                expression = NullIf(expression, Value(""), output_field=TextField())
+            if finisher is not None:
+                finish.append((position, finisher))
+            annotations[f"_csv_{position}"] = expression
+        return annotations, finish
 
 
 def owner_names(queryset: QuerySet[Lead]) -> dict[int, str]:
@@ -289,14 +333,26 @@ def owner_names(queryset: QuerySet[Lead]) -> dict[int, str]:
     return {owner.pk: owner.display_name for owner in owners}
 
 
-def _cell_finisher(column: Column, labels: dict[str, dict]):
+def _cell_finisher(column: Column, cell):
+    """The Python end of a cell the database cannot write: a key of a JSON column, or a field
+    without a SQL form; ``cell`` is ``text_cell`` (CSV) or ``xlsx_cell``."""
     if column.in_document:
         name = column.key.split(":", 1)[1]
-        return lambda document: text_cell(document.get(name) if isinstance(document, dict) else None)
-    if column.labelled:
-        names = labels[column.key]
-        return lambda value: text_cell(names.get(value, value))
-    return text_cell
+        return lambda document: cell(document.get(name) if isinstance(document, dict) else None)
+    return cell
+
+
+def _datetime_cell(text: str | None) -> dt.datetime | None:
+    """A datetime cell written by the database (``YYYY-MM-DD HH:MM:SS``, UTC) as a datetime."""
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _is_number(column: Column) -> bool:
+    return (
+        not column.in_document
+        and not column.labelled
+        and _model_field(column.path).get_internal_type() in _NUMBER_TYPES
+    )
 
 
 def _finish_row(values: tuple, finish: list) -> list:
@@ -406,6 +462,23 @@ def _csv_expression(path: str):
     return None
 
 
+def _document_expression(column: Column):
+    """The CSV cell of one key of a JSON column, by the database, as ``text_cell`` writes the
+    value: text neutralised, booleans yes/no, numbers, objects and lists as JSON text
+    (neutralised), nothing for null or a missing key. (A float written by Python in exponent form,
+    1e+20, is written here as its digits.) PostgreSQL's SQL (``JSONB_TYPEOF``): only the COPY uses
+    it (``copy_select``)."""
+    name = column.key.split(":", 1)[1]
+    text = KeyTextTransform(name, column.path)
+    kind = Func(KeyTransform(name, column.path), function="JSONB_TYPEOF", output_field=TextField())
+    return Case(
+        When(Exact(kind, "boolean"), then=Case(When(Exact(text, "true"), then=Value("yes")), default=Value("no"))),
+        When(In(kind, ["string", "object", "array"]), then=_neutralised(text)),
+        default=text,
+        output_field=TextField(),
+    )
+
+
 def _model_field(path: str):
     model, field = Lead, None
     for part in path.split("__"):
@@ -454,13 +527,14 @@ def text_cell(value) -> str:
 
 def xlsx_cell(value):
     """A value as an XLSX cell: empty text is an empty cell (not a text cell holding nothing),
-    text neutralised and without the control characters XML cannot hold."""
+    text neutralised (XlsxWriter writes control characters, which XML cannot hold, as Excel's
+    ``_xHHHH_`` escapes, which Excel reads back as the characters)."""
     if value is None or value == "":
         return None
     if value is True or value is False:
         return "yes" if value else "no"
     if isinstance(value, str):
-        return neutralise(_ILLEGAL_XLSX.sub("", value) if _ILLEGAL_XLSX.search(value) else value)
+        return neutralise(value)
     if isinstance(value, dt.datetime):
         return _utc(value).replace(tzinfo=None)
     if isinstance(value, int | float | dt.date):

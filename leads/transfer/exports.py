@@ -38,7 +38,15 @@ from leads.models import (
 )
 from leads.queries import leads_visible_to
 from leads.transfer.cells import EXPORT_PARAMS, MAX_SELECTION, Column, RowReader, clean_columns, columns_of
-from leads.transfer.writers import Counter, TemporaryExport, csv_chunks, file_name, json_chunks, write_file, write_xlsx
+from leads.transfer.writers import (
+    Counter,
+    TemporaryExport,
+    file_name,
+    json_chunks,
+    lead_csv_chunks,
+    write_file,
+    write_xlsx_cells,
+)
 
 # --- which leads ----------------------------------------------------------------------------------------
 
@@ -167,7 +175,7 @@ def stream_export(run: ExportRun, queryset: QuerySet[Lead], columns: list[Column
     reader = RowReader(columns)
     if run.format == ExportFormat.CSV:
         counter = Counter()
-        yield from csv_chunks(reader.headers, reader.text_batches(queryset), counter)
+        yield from lead_csv_chunks(reader, queryset, counter)
     else:
         counter = Counter(reader.rows(queryset))
         yield from json_chunks(reader.headers, counter)
@@ -176,10 +184,10 @@ def stream_export(run: ExportRun, queryset: QuerySet[Lead], columns: list[Column
 
 def xlsx_export(run: ExportRun, queryset: QuerySet[Lead], columns: list[Column]) -> TemporaryExport:
     reader = RowReader(columns)
-    counter = Counter(reader.rows(queryset))
+    counter = Counter(reader.xlsx_rows(queryset))
     temporary = TemporaryExport(".xlsx")
     try:
-        write_xlsx(reader.headers, counter, temporary.path)
+        write_xlsx_cells(reader.headers, counter, temporary.path)
     except BaseException:
         temporary.discard()
         raise
