@@ -161,7 +161,7 @@ def copy_csv_rows(sql: str, params) -> Iterator[bytes]:
     from psycopg import ClientCursor
 
     connection.ensure_connection()
-    with connection.wrap_database_errors, ClientCursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, ClientCursor(connection.connection) as cursor, _without_jit(cursor):
         select = cursor.mogrify(sql, tuple(params))
         with cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
             abandoned = False
@@ -175,6 +175,22 @@ def copy_csv_rows(sql: str, params) -> Iterator[bytes]:
                     if not connection.in_atomic_block:
                         raise
                     abandoned = True
+
+
+@contextmanager
+def _without_jit(cursor) -> Iterator[None]:
+    """PostgreSQL's JIT compiles an export's cell expressions in each parallel worker (4.4 s of
+    compiling summed over the workers for a million rows, ``EXPLAIN ANALYZE``); without it the
+    million-row export ran in 5.5 s instead of 5.8–6.8 s. A transaction that failed meanwhile
+    undoes the SET itself when it rolls back."""
+    from psycopg.pq import TransactionStatus
+
+    cursor.execute("SET jit = off")
+    try:
+        yield
+    finally:
+        if connection.connection.info.transaction_status != TransactionStatus.INERROR:
+            cursor.execute("RESET jit")
 
 
 # --- page cache ------------------------------------------------------------------------------------

@@ -132,3 +132,17 @@ def test_an_abandoned_export_leaves_the_connection_usable(cast, awkward):
 
 def test_copy_is_what_postgresql_offers():
     assert vendor.copy_supported() == (connection.vendor == "postgresql")
+
+
+@pytest.mark.skipif(not vendor.copy_supported(), reason="PostgreSQL's JIT setting; SQLite has no COPY")
+def test_the_copy_leaves_the_jit_setting_as_it_was(cast, awkward):
+    def jit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            return cursor.fetchone()[0]
+
+    before = jit()
+    reader = RowReader(columns_of(None, cast.a.company))
+    rows = list(vendor.copy_csv_rows(*reader.copy_select(export_queryset(cast.a.admin, QueryDict("")))))
+    assert (before, jit()) == ("on", "on")
+    assert len(rows) == Lead.objects.filter(company=cast.a.company).count()
