@@ -135,14 +135,15 @@ def test_copy_is_what_postgresql_offers():
 
 
 @pytest.mark.skipif(not vendor.copy_supported(), reason="PostgreSQL's JIT setting; SQLite has no COPY")
-def test_the_copy_leaves_the_jit_setting_as_it_was(cast, awkward):
+def test_the_copy_runs_without_jit_and_leaves_the_setting_as_it_was(cast, awkward):
     def jit() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SHOW jit")
             return cursor.fetchone()[0]
 
     before = jit()
+    during = list(vendor.copy_csv_rows("SELECT current_setting(%s)", ["jit"]))
     reader = RowReader(columns_of(None, cast.a.company))
     rows = list(vendor.copy_csv_rows(*reader.copy_select(export_queryset(cast.a.admin, QueryDict("")))))
-    assert (before, jit()) == ("on", "on")
+    assert (before, during, jit()) == ("on", [b"off\n"], "on")
     assert len(rows) == Lead.objects.filter(company=cast.a.company).count()
