@@ -1,15 +1,18 @@
 """What large writes of leads share (lead generation, imports, bulk jobs): multi-row ``INSERT``s of
 prepared values (``RawInserter``), the full-text index filled once at the end instead of row by row
-(``DeferredSearchIndex``), and id ranges. What differs between SQLite and PostgreSQL underneath
+(``DeferredSearchIndex``), writes run by a second thread while the caller prepares the next ones
+(``WriteBehind``), and id ranges. What differs between SQLite and PostgreSQL underneath
 (statement size, placeholders, cursors, the search index's trigger) is asked of ``leads.vendor``.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from leads import vendor
 
@@ -43,6 +46,12 @@ class DeferredSearchIndex:
     def add_ids(self, ids: Iterable[int]) -> None:
         self.ranges.extend((first, last) for first, last in id_ranges(ids))
 
+    def index_now(self, ids: Iterable[int]) -> None:
+        """Index the new leads ``ids`` now rather than when the block ends (a writer that
+        overlaps its writes with other work, ``WriteBehind``, does it as it goes)."""
+        if self.trigger is not None:
+            vendor.search_index_add(id_ranges(ids))
+
     def __enter__(self) -> DeferredSearchIndex:
         self.trigger = vendor.search_trigger_drop()
         return self
@@ -50,6 +59,68 @@ class DeferredSearchIndex:
     def __exit__(self, kind, error, traceback) -> None:
         if self.trigger is not None and kind is None:
             vendor.search_index_fill(self.ranges, self.trigger)
+
+
+class WriteBehind:
+    """Runs write steps one at a time, in order, in a second thread, on the caller's own connection
+    (so inside the caller's transaction), while the caller goes on preparing the next step. The
+    database's work overlaps the caller's Python: SQLite's driver and psycopg release the GIL while
+    a statement runs.
+
+    ``submit(step, *args)`` waits for the previous step, then starts this one; ``wait()`` waits for
+    the last one and returns its result or raises its error: call it before reading or changing
+    what the step writes. Leaving the block waits for the running step whatever happened, so the caller never
+    commits or rolls back under it; an error in a step is raised by the next ``submit``, ``wait`` or
+    the block's end. Where the connection cannot be shared (``vendor.connection_shareable``) the
+    steps run at once in the caller's thread.
+
+    Inside a step, ``django.db.connection`` is the caller's connection (as Django's live server
+    test thread shares an in-memory database). The caller's own statements meanwhile are
+    serialised with the step's by the driver; they may see part of what the step has written."""
+
+    def __init__(self, using: str = DEFAULT_DB_ALIAS):
+        self.using = using
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+        self._done = None  # the result of a step run in the caller's thread
+
+    def __enter__(self) -> WriteBehind:
+        if vendor.connection_shareable():
+            shared = connections[self.using]
+            shared.ensure_connection()
+            shared.inc_thread_sharing()
+            self._shared = shared
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind", initializer=self._adopt)
+        return self
+
+    def _adopt(self) -> None:
+        connections[self.using] = self._shared
+
+    def submit(self, step: Callable, *args) -> None:
+        self.wait()
+        if self._pool is None:
+            self._done = step(*args)
+        else:
+            self._pending = self._pool.submit(step, *args)
+
+    def wait(self):
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            return pending.result()
+        done, self._done = self._done, None
+        return done
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if self._pool is None:
+            return
+        try:
+            if kind is None:
+                self.wait()
+            elif self._pending is not None:
+                wait_for([self._pending])  # its own error is dropped: the caller's is raised
+        finally:
+            self._pool.shutdown(wait=True)
+            self._shared.dec_thread_sharing()
 
 
 class RawInserter:
@@ -73,9 +144,9 @@ class RawInserter:
         self.getter = operator.attrgetter(*(self.attnames[i] for i in self.read))
         self.position = {name: i for i, name in enumerate(self.attnames)}
         quote = connection.ops.quote_name
-        self.head = (
-            f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in self.fields)}) VALUES "  # noqa: S608
-        )
+        table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in self.fields)
+        self.head = f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
+        self.head_with_pk = f"INSERT INTO {table} ({quote(model._meta.pk.column)}, {columns}) VALUES "  # noqa: S608
         self.returning = f" RETURNING {quote(model._meta.pk.column)}"
         self.per_statement = max(1, min(500, vendor.parameter_limit() // len(self.fields)))
         self.one = "(" + ", ".join([vendor.placeholder()] * len(self.fields)) + ")"
@@ -132,23 +203,28 @@ class RawInserter:
             return full
         return values
 
-    def derived(self, source: RawInserter, fixed_pk: str = "id"):
-        """A function (source row values, pk) → this model's row: a historical row built from the
-        values already prepared for the tracked model (no second preparation)."""
+    def copied_sql(self, source: RawInserter, table: str, where: str = "") -> tuple[str, list]:
+        """INSERT … SELECT of this model's rows (a historical model's) from rows of ``source``'s
+        model held in ``table`` (its own table, or a copy of it): each column read from the
+        source's column of the same name (``id`` as this model's ``fixed_pk``), the ``fixed``
+        ones as parameters; in id order, so the rows are numbered as the source's. ``where``:
+        a condition on the source rows, with its own ``%s`` parameters added after these."""
+        quote = connection.ops.quote_name
         fixed = dict(self.fixed)
-        plan = []
-        for index, name in enumerate(self.attnames):
+        columns = {f.attname: f.column for f in source.fields} | {"id": source.model._meta.pk.column}
+        selected, params = [], []
+        for index, model_field in enumerate(self.fields):
             if index in fixed:
-                plan.append((0, fixed[index]))
-            elif name == fixed_pk:
-                plan.append((1, None))
+                selected.append("%s")
+                params.append(fixed[index])
             else:
-                plan.append((2, source.position[name]))
-
-        def build(values: list, pk) -> list:
-            return [value if kind == 0 else pk if kind == 1 else values[value] for kind, value in plan]
-
-        return build
+                selected.append(quote(columns[model_field.attname]))
+        condition = f" WHERE {where}" if where else ""
+        sql = (
+            f"INSERT INTO {quote(self.model._meta.db_table)} ({', '.join(quote(f.column) for f in self.fields)}) "  # noqa: S608
+            f"SELECT {', '.join(selected)} FROM {quote(table)}{condition} ORDER BY {quote(columns['id'])}"
+        )
+        return sql, params
 
     def values_from(self, data: dict) -> list:
         """A row from a dict of attnames (missing ones: the field's default)."""
@@ -158,8 +234,12 @@ class RawInserter:
             values.append(value if prepare is None else prepare(value))
         return values
 
-    def insert(self, rows: list[list], *, returning: bool = False) -> list[int]:
-        ids: list[int] = []
+    def insert(self, rows: list[list], *, returning: bool = False, ids: list[int] | None = None) -> list[int]:
+        """Insert ``rows`` (``values_of``); with ``ids``, each row with its given primary key
+        (``vendor.reserve_ids``), else numbered by the database (``returning`` its ids)."""
+        if ids is not None:
+            return self._insert_with_ids(rows, ids)
+        found: list[int] = []
         with vendor.raw_cursor() as cursor:
             for start in range(0, len(rows), self.per_statement):
                 chunk = rows[start : start + self.per_statement]
@@ -168,7 +248,24 @@ class RawInserter:
                 if returning:
                     cursor.execute(sql + self.returning, params)
                     # Ids rise in insertion order (one writer holds the lock; sequences increase).
-                    ids.extend(sorted(pk for (pk,) in cursor.fetchall()))
+                    found.extend(sorted(pk for (pk,) in cursor.fetchall()))
                 else:
                     cursor.execute(sql, params)
+        return found
+
+    def _insert_with_ids(self, rows: list[list], ids: list[int]) -> list[int]:
+        if len(ids) != len(rows):
+            raise ValueError(f"{len(rows)} rows but {len(ids)} ids")
+        width = len(self.fields) + 1
+        one = "(" + ", ".join([vendor.placeholder()] * width) + ")"
+        per_statement = max(1, min(500, vendor.parameter_limit() // width))
+        with vendor.raw_cursor() as cursor:
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
+                params = [
+                    value
+                    for pk, row in zip(ids[start : start + len(chunk)], chunk, strict=True)
+                    for value in (pk, *row)
+                ]
+                cursor.execute(self.head_with_pk + ", ".join([one] * len(chunk)), params)
         return ids

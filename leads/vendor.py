@@ -17,8 +17,10 @@ engine it runs on (``leads/tests/test_vendor.py`` checks that).
 * Planner statistics (``refresh_statistics``): ``ANALYZE``, daily (django-q2) and after large loads.
 * Plans the statistics cannot choose (``read_through_index``): SQLite's ``INDEXED BY``.
 * Bulk transfer (``copy_supported``, ``copy_csv_rows``): PostgreSQL's ``COPY`` (psycopg 3) into an
-  import's staging tables and out of an export's SELECT; SQLite has none, its callers use INSERTs
-  and ``csv.writer``.
+  import's tables and out of an export's SELECT; SQLite has none, its callers use INSERTs
+  and ``csv.writer``. Ids taken before the rows are written (``reserve_ids``): a sequence, or
+  SQLite's AUTOINCREMENT counter. Whether a second thread may write on the caller's connection
+  (``connection_shareable``).
 
 Functions without a ``connection`` argument use the default database, as their callers do.
 """
@@ -144,6 +146,44 @@ def read_through_index(table: str, index: str) -> Iterator[None]:
 
 
 # --- bulk transfer ---------------------------------------------------------------------------------
+
+
+def reserve_ids(model, count: int) -> list[int]:
+    """``count`` new primary keys of ``model``'s table, ascending, that no other insert will take,
+    so rows can be written with their ids already known (by a second thread, or through ``COPY``).
+    PostgreSQL: the table's sequence. SQLite: the table's AUTOINCREMENT counter
+    (``sqlite_sequence``, which SQLite keeps at the largest id ever used) moved on by ``count`` in
+    one UPDATE, which also takes the database's write lock: the ids are consecutive, and later
+    inserts, ours or anyone's, are numbered after them."""
+    if count <= 0:
+        return []
+    table, pk = model._meta.db_table, model._meta.pk.column
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if not _sqlite():
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count]
+            )
+            return sorted(value for (value,) in cursor.fetchall())
+        highest = f"(SELECT coalesce(max({quote(pk)}), 0) FROM {quote(table)})"
+        cursor.execute(
+            f"UPDATE sqlite_sequence SET seq = max(seq, {highest}) + %s WHERE name = %s RETURNING seq", [count, table]
+        )
+        row = cursor.fetchone()
+        if row is None:  # no row was ever inserted: the counter does not exist yet
+            cursor.execute(f"INSERT INTO sqlite_sequence (name, seq) SELECT %s, {highest} + %s RETURNING seq",
+                           [table, count])  # fmt: skip
+            row = cursor.fetchone()
+    return list(range(row[0] - count + 1, row[0] + 1))
+
+
+def connection_shareable() -> bool:
+    """Whether a second thread may run statements on the caller's connection while the caller runs
+    others (``bulkwrite.WriteBehind``): psycopg 3 connections lock themselves around each operation;
+    SQLite serialises calls on one connection when the library is built thread-safe
+    (``sqlite3.threadsafety == 3``, Debian's and the python.org builds; Django opens it with
+    ``check_same_thread=False``)."""
+    return not _sqlite() or sqlite3.threadsafety == 3
 
 
 def copy_supported() -> bool:
@@ -336,10 +376,10 @@ def search_trigger_drop() -> str | None:
     return found[0]
 
 
-def search_index_fill(ranges: Iterable[tuple[int, int]], trigger: str) -> None:
+def search_index_add(ranges: Iterable[tuple[int, int]]) -> None:
     """Index the leads of the id ranges (first, last) in one ``INSERT … SELECT`` each (a quarter of
-    the per-row trigger's cost on a large table), then re-create ``trigger`` (from
-    ``search_trigger_drop``)."""
+    the per-row trigger's cost on a large table), while ``search_trigger_drop`` holds the trigger
+    back (SQLite only: elsewhere there is nothing to drop or add)."""
     columns = ", ".join(connection.ops.quote_name(c) for c in SEARCH_COLUMNS)
     with connection.cursor() as cursor:
         for first, last in ranges:
@@ -348,6 +388,12 @@ def search_index_fill(ranges: Iterable[tuple[int, int]], trigger: str) -> None:
                 "WHERE id BETWEEN %s AND %s",
                 [first, last],
             )
+
+
+def search_index_fill(ranges: Iterable[tuple[int, int]], trigger: str) -> None:
+    """``search_index_add`` of the ranges, then re-create ``trigger`` (from ``search_trigger_drop``)."""
+    search_index_add(ranges)
+    with connection.cursor() as cursor:
         cursor.execute(trigger)
 
 

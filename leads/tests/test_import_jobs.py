@@ -218,6 +218,47 @@ def test_a_row_repeating_an_earlier_row_of_the_file_is_skipped(cast):
                                                                           "note": "same email as row 2"}])  # fmt: skip
 
 
+@pytest.mark.parametrize("policy", ["skip", "update"])
+def test_a_row_repeating_a_row_of_an_earlier_write_step_is_skipped_as_a_repeat_of_that_row(cast, monkeypatch, policy):
+    """The rows of a step are checked while the step before is being written: a repeat of an
+    earlier row is named by its row, whichever step wrote that row, and never updates the lead the
+    same file has just created."""
+    from leads.transfer import importer
+
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    text = HEADER + good_rows(4) + "LEAD1@batch.example,Again,Same,\nlead3@batch.example,Third,Again,\n"
+    job = do_import(cast, text, on_duplicate=policy)
+    assert (job.status, job.created_count, job.updated_count, job.skipped_count) == (ImportStatus.SUCCEEDED, 4, 0, 2)
+    assert job.notes == [
+        {"row": 6, "action": "skipped", "note": "same email as row 2"},
+        {"row": 7, "action": "skipped", "note": "same email as row 4"},
+    ]
+    assert list(Lead.objects.order_by("pk").values_list("email", "first_name")) == [
+        (f"lead{i}@batch.example", f"Lead{i}") for i in range(1, 5)
+    ]
+    first = Lead.objects.order_by("pk").first().pk
+    assert list(Lead.objects.order_by("pk").values_list("pk", flat=True)) == list(range(first, first + 4))
+
+
+def test_an_import_run_in_the_same_process_reads_the_file_once(cast):
+    """The management command and the admin run the job where it was uploaded: the file as read at
+    upload is used, not read again (here: the stored file is gone before the run)."""
+    campaign = make_campaign(cast.a.company, "Imports")
+    job = import_job_create(company=cast.a.company, actor=cast.a.manager, upload=csv_upload(HEADER + good_rows(3)),
+                            options=ImportOptions(campaign_id=campaign.pk))  # fmt: skip
+    job.file.storage.delete(job.file.name)
+    job = import_job_start(job=job, actor=cast.a.manager, inline=True)
+    assert (job.status, job.created_count) == (ImportStatus.SUCCEEDED, 3)
+    queued = ImportJob.objects.get(pk=import_job_create(company=cast.a.company, actor=cast.a.manager,
+                                   upload=csv_upload(HEADER + good_rows(1, start=9)),
+                                   options=ImportOptions(campaign_id=campaign.pk)).pk)  # fmt: skip
+    queued.file.storage.delete(queued.file.name)
+    queued = import_job_start(job=queued, actor=cast.a.manager, inline=True)  # a job loaded afresh reads its file
+    assert (queued.status, queued.created_count, queued.error) == (
+        ImportStatus.FAILED, 0, "The import stopped on an unexpected error; nothing was imported."
+    )  # fmt: skip
+
+
 def test_update_changes_the_visible_match_and_revert_restores_it(cast):
     lead = make_lead(cast.a.company, cast.a.manager, email="lead1@batch.example", first_name="Old", phone="")
     job = do_import(cast, HEADER + good_rows(1), on_duplicate="update")

@@ -222,6 +222,10 @@ def test_an_import_of_many_leads_refreshes_the_statistics_of_the_tables_it_wrote
     large = do_import(cast, 3, first=2)
     assert (large.status, large.created_count) == (ImportStatus.SUCCEEDED, 3)
     assert [statistics_runs(table) for table in tables] == [runs + 1 for runs in before]
+    # By a worker, once the import is done (django-q2 runs tasks at once in the tests).
+    task = Task.objects.get(name=f"import-statistics-{large.pk}")
+    assert (task.func, task.args, task.success) == (vendor.STATISTICS_TASK, (tables,), True)
+    assert not Task.objects.filter(name=f"import-statistics-{small.pk}").exists()
 
 
 # --- statements and page cache ------------------------------------------------------------------------

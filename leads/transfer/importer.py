@@ -19,7 +19,8 @@ filled once for the new rows instead of by its per-row trigger (``bulkwrite.Defe
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ from leads.models import (
     StatusChange,
 )
 from leads.queries import leads_visible_to
-from leads.transfer import copy as staging
+from leads.transfer.copy import CopiedLeadWriter
 from leads.transfer.reading import Issue, ParsedFile
 from leads.transfer.rows import IN_CHUNK, KEY_LABELS, Row, RowContext, existing_keys
 
@@ -111,46 +112,92 @@ class Importer:
         self.progress = progress
         self.seen: dict[tuple[str, str], _Seen] = {}
         self.updated: dict[int, int] = {}  # lead id → the row that updated it
+        # Leads this run created are matched through ``seen`` (by row), never as existing leads:
+        # the lookups of a chunk run while the previous chunk is being written.
+        self.created: set[int] = set()
+        self._ids: list[int] = []  # reserved, not yet used
         self.parse_issues: dict[int, list[Issue]] = {}
         for issue in parsed.issues:
             self.parse_issues.setdefault(issue.row, []).append(issue)
 
     def check(self, records: list[tuple[int, Any]]) -> Outcome:
         """Read, validate and resolve duplicates for ``records`` (nothing is written)."""
+        rows = self.read(records)
+        return self.resolve(rows, self.lookup(rows))
+
+    def read(self, records: list[tuple[int, Any]]) -> list[Row]:
+        """The rows of ``records``, each read and validated (``lead_prepare``); no query."""
         rows = []
         for number, cells in records:
             row = self.context.read(number, cells)
             self.context.validate_new(row)
             rows.append(row)
+        return rows
+
+    def lookup(self, rows: list[Row] | None) -> dict | None:
+        """The live leads holding the match keys of ``rows`` (``existing_keys``), this run's own
+        new leads left out: an earlier row of the file is matched by its row (``seen``)."""
+        if rows is None:
+            return None
+        return existing_keys(self.context.company, self.context.key_fields, rows, ignore=self.created)
+
+    def resolve(self, rows: list[Row], existing: dict) -> Outcome:
         outcome = Outcome()
-        self._resolve(rows, outcome)
+        self._resolve(rows, existing, outcome)
         return outcome
 
     def run(self, *, write: bool) -> Summary:
+        """Check every row and, when ``write``, write the checked rows, ``CHUNK`` at a time, in a
+        pipeline: while chunk k+1 is read and validated here (Python), a second thread
+        (``bulkwrite.WriteBehind``) writes chunk k-1 and then looks up chunk k's match keys (the
+        database's work); chunk k is then resolved and staged here, and handed to that thread."""
         summary = Summary()
-        rows, total = self.parsed.rows, len(self.parsed.rows)
+        records, total = self.parsed.rows, len(self.parsed.rows)
+        starts = range(0, total, CHUNK)
         writing = write
-        with bulkwrite.DeferredSearchIndex() if write else contextlib.nullcontext() as index:
-            for start in range(0, total, CHUNK):
-                outcome = self.check(rows[start : start + CHUNK])
+        with (
+            bulkwrite.DeferredSearchIndex() if write else contextlib.nullcontext() as index,
+            bulkwrite.WriteBehind() as behind,
+        ):
+            written = None  # the chunk being written, until ``after_insert``
+            rows = self.read(records[:CHUNK])
+            behind.submit(self.lookup, rows)
+            for start in starts:
+                following = self.read(records[start + CHUNK : start + 2 * CHUNK]) if start + CHUNK < total else None
+                existing = behind.wait()
+                if written is not None:
+                    self.after_insert(written, summary.snapshots)
+                    written = None
+                outcome = self.resolve(rows, existing)
                 summary.add(outcome)
                 writing = writing and (not summary.invalid or self.context.options.skip_invalid)
+                insert, ids = None, []
                 if writing:
-                    created = self.write(outcome, summary.snapshots)
-                    summary.created_ids.extend(created)
-                    index.add_ids(created)
+                    ids, insert = self.stage(outcome, remaining=total - start)
+                    summary.created_ids.extend(ids)
+                    written = outcome
+                behind.submit(self._write_then_lookup, insert, following, index, ids)
+                rows = following
                 if self.progress:
                     report_progress(self.job.pk, "importing", min(start + CHUNK, total), total)
-        listed = {number for number, _ in rows}
+            behind.wait()
+            if written is not None:
+                self.after_insert(written, summary.snapshots)
+        listed = {number for number, _ in records}
         for number in sorted(set(self.parse_issues) - listed):
             summary.issues.extend(self.parse_issues[number])
             summary.invalid.add(number)
         summary.issues.sort(key=lambda issue: issue.row)
         return summary
 
-    def _resolve(self, rows: list[Row], outcome: Outcome) -> None:
+    def _write_then_lookup(self, insert, rows: list[Row] | None, index, ids: list[int]) -> dict | None:
+        if insert is not None:
+            insert()
+            index.index_now(ids)
+        return self.lookup(rows)
+
+    def _resolve(self, rows: list[Row], existing: dict, outcome: Outcome) -> None:
         context, policy, seen = self.context, self.context.policy, self.seen
-        existing = existing_keys(context.company, context.key_fields, rows)
         targets = self._update_targets(existing) if policy == DuplicatePolicy.UPDATE else {}
         for row in rows:
             keys = [(name, getattr(row.lead, name)) for name in context.key_fields if getattr(row.lead, name)]
@@ -222,26 +269,64 @@ class Importer:
 
     # -- writing ------------------------------------------------------------------------------------
 
-    def write(self, outcome: Outcome, snapshots: dict) -> list[int]:
-        """Write one checked chunk; returns the ids of the leads it created."""
+    def stage(self, outcome: Outcome, *, remaining: int) -> tuple[list[int], Callable[[], None]]:
+        """Ready one checked chunk for writing: its new leads scored, stamped and given their ids
+        (``_take_ids``; ``remaining``: the rows of the file from this chunk on). Returns the ids
+        and the step that writes the leads, their historical rows and status changes (run by
+        ``bulkwrite.WriteBehind``; through ``COPY`` where the database offers it,
+        ``leads.transfer.copy``, else multi-row INSERTs); ``after_insert`` does the rest once it
+        has run."""
         now = timezone.now()
-        creates = [row.lead for row in outcome.creates]
-        for lead in creates:
+        leads = [row.lead for row in outcome.creates]
+        for lead in leads:
             self.context.scorer(lead)
             lead.created_at = lead.updated_at = lead.status_changed_at = now
             if lead.owner_id:
                 lead.assigned_at = now
             if lead.converted_at is not None:
                 lead.converted_at = now
-        ids = self._insert_leads(creates, now)
-        for row in outcome.creates:
-            row.seen.pk = row.lead.pk
+        if not leads:
+            return [], _nothing
+        lead_rows, history_rows, changes = self._inserters(now)
+        values = [lead_rows.values_of(lead) for lead in leads]
+        ids = self._take_ids(len(values), remaining)
+        self.created.update(ids)
+        for row, pk in zip(outcome.creates, ids, strict=True):
+            row.seen.pk = pk
+        status_rows = self._status_rows(leads, ids, now, changes)
+        if self._copied is not None:
+            return ids, functools.partial(self._copied.write, values, ids, status_rows)
+        # The historical rows are read back from the rows just written, by the database (the ids
+        # of one reservation are consecutive where there is no COPY: SQLite's counter).
+        history_sql, history_params = self._history_copy
+
+        def insert() -> None:
+            lead_rows.insert(values, ids=ids)
+            with connection.cursor() as cursor:
+                cursor.execute(history_sql, [*history_params, ids[0], ids[-1]])
+            changes.insert(status_rows)
+
+        return ids, insert
+
+    def _take_ids(self, count: int, remaining: int) -> list[int]:
+        """``count`` ids from those reserved (``vendor.reserve_ids``) for the rest of the file at
+        once: one query per run, made while the other thread is idle. A chunk's ids come from one
+        reservation, so they are consecutive on SQLite. Ids of rows that were skipped in the end
+        are never used (as a sequence leaves gaps)."""
+        if len(self._ids) < count:
+            self._ids = vendor.reserve_ids(Lead, max(count, remaining))
+        ids, self._ids = self._ids[:count], self._ids[count:]
+        return ids
+
+    def after_insert(self, outcome: Outcome, snapshots: dict) -> None:
+        """What follows a chunk's new leads once they are written: the updates of existing leads,
+        the flagged pairs and the assignment of the leads that have no owner."""
+        now = timezone.now()
         snapshots.update(self._write_updates(outcome.updates, now))
         self._flag(outcome.creates)
-        unowned = [lead for lead in creates if lead.owner_id is None]
+        unowned = [row.lead for row in outcome.creates if row.lead.owner_id is None]
         if unowned:
             assignment.assign_batch(unowned, actor=self.actor)
-        return ids
 
     def _inserters(self, now):
         if getattr(self, "_raw", None) is None:
@@ -251,26 +336,10 @@ class Importer:
                 bulkwrite.RawInserter(Lead.history.model, fixed=history_extra),
                 bulkwrite.RawInserter(StatusChange),
             )
-            self._staged = staging.StagedLeadWriter(*self._raw) if vendor.copy_supported() else None
+            self._copied = CopiedLeadWriter(*self._raw) if vendor.copy_supported() else None
+            pk = connection.ops.quote_name(Lead._meta.pk.column)
+            self._history_copy = self._raw[1].copied_sql(self._raw[0], Lead._meta.db_table, f"{pk} BETWEEN %s AND %s")
         return self._raw
-
-    def _insert_leads(self, leads: list[Lead], now) -> list[int]:
-        """The new leads, their historical rows and status changes: through ``COPY`` and staging
-        tables where the database offers it (``leads.transfer.copy``), else multi-row INSERTs."""
-        if not leads:
-            return []
-        lead_rows, history_rows, changes = self._inserters(now)
-        values = [lead_rows.values_of(lead) for lead in leads]
-        staged = self._staged
-        ids = staged.reserve_ids(len(values)) if staged else lead_rows.insert(values, returning=True)
-        status_rows = self._status_rows(leads, ids, now, changes)
-        if staged:
-            staged.write(values, ids, status_rows)
-            return ids
-        history_of = history_rows.derived(lead_rows)
-        history_rows.insert([history_of(row, pk) for row, pk in zip(values, ids, strict=True)])
-        changes.insert(status_rows)
-        return ids
 
     def _status_rows(self, leads: list[Lead], ids: list[int], now, changes: bulkwrite.RawInserter) -> list[list]:
         """Each new lead gets its id and a status change into the initial status, then one into the
@@ -335,6 +404,10 @@ class Importer:
                     reasons=[reason],
                     source=CandidateSource.CREATED_ANYWAY,
                 )
+
+
+def _nothing() -> None:
+    pass
 
 
 def _jsonable(value):

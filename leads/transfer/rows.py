@@ -5,7 +5,7 @@ scoring), and the bulk lookup of exact duplicates against the indexed keys."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -351,8 +351,11 @@ KEY_LABELS = {"email_key": "email", "phone_key": "phone", "profile_url_key": "pr
 IN_CHUNK = 900
 
 
-def existing_keys(company: Company, key_fields: list[str], rows: list[Row]) -> dict[tuple[str, str], int]:
-    """(key field, value) → id of a live lead of the company holding it (the oldest one)."""
+def existing_keys(
+    company: Company, key_fields: list[str], rows: list[Row], *, ignore: Container[int] = ()
+) -> dict[tuple[str, str], int]:
+    """(key field, value) → id of a live lead of the company holding it (the oldest one), leaving
+    out the leads in ``ignore`` (an import's own new leads)."""
     found: dict[tuple[str, str], int] = {}
     # No ORDER BY: with one, SQLite walks the company index instead of (company, key).
     live = Lead.objects.filter(company=company, merged_into__isnull=True, is_deleted=False).order_by()
@@ -361,6 +364,8 @@ def existing_keys(company: Company, key_fields: list[str], rows: list[Row]) -> d
         for start in range(0, len(values), IN_CHUNK):
             chunk = values[start : start + IN_CHUNK]
             for value, pk in live.filter(**{f"{name}__in": chunk}).values_list(name, "id"):
+                if pk in ignore:
+                    continue
                 key = (name, value)
                 found[key] = min(pk, found.get(key, pk))
     return found
