@@ -20,7 +20,8 @@ engine it runs on (``leads/tests/test_vendor.py`` checks that).
   import's tables and out of an export's SELECT; SQLite has none, its callers use INSERTs
   and ``csv.writer``. Ids taken before the rows are written (``reserve_ids``): a sequence, or
   SQLite's AUTOINCREMENT counter. Whether a second thread may write on the caller's connection
-  (``connection_shareable``).
+  (``connection_shareable``). A long SELECT's rows read ahead by a thread while the caller writes
+  the ones before (``fetched_ahead``, PostgreSQL).
 
 Functions without a ``connection`` argument use the default database, as their callers do.
 """
@@ -28,7 +29,9 @@ Functions without a ``connection`` argument use the default database, as their c
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -215,6 +218,54 @@ def copy_csv_rows(sql: str, params) -> Iterator[bytes]:
                     if not connection.in_atomic_block:
                         raise
                     abandoned = True
+
+
+def fetched_ahead(cursor, size: int, *, depth: int = 2, threaded: bool | None = None) -> Iterator[list]:
+    """The rest of the rows of ``cursor`` (a Django cursor the caller executed, e.g. by
+    ``execute_sql``) in lists of up to ``size``. On PostgreSQL a thread fetches them while the
+    caller works on the lists before (at most ``depth`` lists wait, so memory stays flat): psycopg
+    waits for each list without holding the GIL, and the caller writes meanwhile. SQLite's are
+    fetched by the caller (``threaded`` forces either way): Python's sqlite3 gives up the GIL
+    around every row's step, so a fetching thread costs the busy caller a GIL handover per row,
+    more than the SQL it would take off it (XLSX exports of 20,000 and 50,000 rows were 7–15 % slower).
+
+    The thread is safe because it uses only this cursor (one thread at a time: the caller must not
+    use it, nor run other statements on the connection, until the iterator ends) and the caller's
+    own connection, so it reads in the caller's transaction, rows not yet committed too: psycopg 3
+    connections lock around each operation; Django opens SQLite connections with
+    ``check_same_thread=False``. An error in the thread is raised in the caller; closing the
+    iterator early stops the thread and waits for it (it fetches at most one more list). The
+    caller closes the cursor, after the iterator."""
+    if threaded is None:
+        threaded = not _sqlite(getattr(cursor, "db", None))
+    if not threaded:
+        yield from iter(lambda: cursor.fetchmany(size), [])
+        return
+    lists: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                rows = cursor.fetchmany(size)
+                lists.put(rows)
+                if not rows:
+                    return
+        except BaseException as error:  # handed to the caller, who raises it
+            lists.put(error)
+
+    thread = threading.Thread(target=fetch, name="fetched-ahead", daemon=True)
+    thread.start()
+    try:
+        while rows := lists.get():
+            if isinstance(rows, BaseException):
+                raise rows
+            yield rows
+    finally:
+        stop.set()
+        while not lists.empty():  # a thread waiting to put a list can then put it and see the stop
+            lists.get_nowait()
+        thread.join()
 
 
 @contextmanager

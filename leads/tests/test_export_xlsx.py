@@ -5,7 +5,12 @@ the escape)."""
 
 import datetime as dt
 import io
+import random
+import re
+import zipfile
 
+import pytest
+import xlsxwriter
 from django.http import QueryDict
 from openpyxl import load_workbook
 
@@ -13,7 +18,7 @@ from leads.models import Lead
 from leads.testing.factories import make_custom_field, make_export_template, make_lead
 from leads.transfer.cells import RowReader, columns_of
 from leads.transfer.exports import export_queryset
-from leads.transfer.writers import write_file, write_xlsx
+from leads.transfer.writers import write_file, write_xlsx, write_xlsx_cells
 
 
 def test_every_kind_of_cell_is_written_as_what_it_is(tmp_path):
@@ -69,3 +74,34 @@ def test_lists_objects_and_subclasses_of_plain_types_are_written_like_their_base
     path = tmp_path / "other.xlsx"
     write_xlsx(["A", "B", "C"], [[["x", "=y"], {"k": 1}, Label("=z")]], str(path))
     assert list(load_workbook(path).active.values)[1] == ('["x", "=y"]', '{"k": 1}', "'=z")
+
+
+EDGE_DATETIMES = [
+    dt.datetime(1, 1, 1), dt.datetime(1800, 6, 7, 8, 9, 10), dt.datetime(1899, 12, 30, 23, 59, 59),
+    dt.datetime(1899, 12, 31), dt.datetime(1900, 1, 1), dt.datetime(1900, 1, 1, 12, 34, 56),
+    dt.datetime(1900, 2, 28, 23, 59, 59, 999_999), dt.datetime(1900, 3, 1), dt.datetime(1970, 1, 1),
+    dt.datetime(2026, 3, 4, 5, 6, 7), dt.datetime(2026, 3, 4, 5, 6, 7, 123_456), dt.datetime(9999, 12, 31, 23, 59, 59, 999_999),
+]  # fmt: skip
+
+
+def cell_numbers(path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return re.findall(r"<v>([^<]*)</v>", archive.read("xl/worksheets/sheet1.xml").decode())
+
+
+@pytest.mark.filterwarnings("ignore:Cell A.* is marked as a date:UserWarning")  # openpyxl, on years 1 and 9999
+def test_datetimes_are_the_numbers_xlsxwriters_write_datetime_writes(tmp_path):
+    randomly = random.Random(17)
+    stamps = EDGE_DATETIMES + [
+        dt.datetime(1900, 1, 1) + dt.timedelta(seconds=randomly.randrange(200 * 366 * 86400)) for _ in range(2000)
+    ]
+    ours, reference = tmp_path / "ours.xlsx", tmp_path / "reference.xlsx"
+    write_xlsx_cells(["When"], [[stamp] for stamp in stamps], str(ours))
+    with xlsxwriter.Workbook(str(reference), {"constant_memory": True}) as workbook:
+        sheet, stamp_format = workbook.add_worksheet(), workbook.add_format({"num_format": "yyyy-mm-dd h:mm:ss"})
+        for row, stamp in enumerate(stamps):
+            sheet.write_datetime(row, 0, stamp, stamp_format)
+    assert cell_numbers(ours) == cell_numbers(reference)
+    sheet = load_workbook(ours).active
+    assert [sheet.cell(row, 1).number_format for row in (2, 11, 2013)] == ["yyyy-mm-dd h:mm:ss"] * 3
+    assert [sheet.cell(row, 1).value for row in (10, 11)] == [dt.datetime(1970, 1, 1), dt.datetime(2026, 3, 4, 5, 6, 7)]

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
@@ -30,6 +31,7 @@ from django.db.models import Case, F, Func, Q, QuerySet, TextField, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce, Concat, Length, NullIf, Ord, Replace, Substr
 from django.db.models.lookups import Exact, GreaterThanOrEqual, In
+from django.db.models.sql.constants import CURSOR
 
 from crm.models import Company, Membership
 from leads import vendor
@@ -292,13 +294,13 @@ class RowReader:
         except that numbers stay numbers, datetimes become naive UTC datetimes (to the second, as
         the CSV writes them) and an empty cell is None, so each row goes to the writer as it is."""
         annotations, finish = self._cell_expressions(queryset, documents=False, typed=True)
-        rows = queryset.annotate(**annotations).values_list(*annotations).iterator(chunk_size=CHUNK)
-        with vendor.page_cache_at_most(READ_CACHE_KIB):
+        values = queryset.annotate(**annotations).values_list(*annotations)
+        with vendor.page_cache_at_most(READ_CACHE_KIB), _values_fetched_ahead(values) as rows:
             if not finish:
                 yield from rows
                 return
-            for values in rows:
-                yield _finish_row(values, finish)
+            for row in rows:
+                yield _finish_row(row, finish)
 
     def _cell_expressions(self, queryset: QuerySet[Lead], *, documents: bool, typed: bool = False):
         """Per column, the expression of its CSV cell, and the (position, finisher) of the cells
@@ -325,6 +327,24 @@ class RowReader:
                 finish.append((position, finisher))
             annotations[f"_csv_{position}"] = expression
         return annotations, finish
+
+
+@contextmanager
+def _values_fetched_ahead(queryset: QuerySet) -> Iterator[Iterator[tuple]]:
+    """The rows of a ``values_list`` queryset as its ``iterator()`` yields them (the same cursor and
+    the same converters: Django's ``execute_sql`` and ``results_iter``), fetched in lists of
+    ``CHUNK`` through ``vendor.fetched_ahead`` (on PostgreSQL by a thread, while the caller writes
+    the rows before). On leaving, that thread is stopped and the cursor closed."""
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    chunked = not compiler.connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    cursor = compiler.execute_sql(CURSOR, chunked_fetch=chunked)
+    if cursor is None:  # a query that cannot match anything (``EmptyResultSet``) is not run
+        yield iter(())
+        return
+    with cursor, closing(vendor.fetched_ahead(cursor, CHUNK)) as batches:
+        if compiler.has_extra_select:  # ordering columns of a DISTINCT, after the values
+            batches = ([row[: compiler.col_count] for row in batch] for batch in batches)
+        yield compiler.results_iter(batches, tuple_expected=True)
 
 
 def owner_names(queryset: QuerySet[Lead]) -> dict[int, str]:

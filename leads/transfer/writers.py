@@ -35,9 +35,18 @@ class Counter:
         self.rows, self.count = rows, 0
 
     def __iter__(self):
-        for row in self.rows:
-            self.count += 1
-            yield row
+        try:
+            for row in self.rows:
+                self.count += 1
+                yield row
+        finally:
+            _close(self.rows)  # a reader stopped early lets go of its cursor (and thread) now
+
+
+def _close(rows: Iterable) -> None:
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
 
 
 def csv_chunks(headers: list[str], batches: Iterable[list], counter: Counter) -> Iterator[bytes]:
@@ -107,6 +116,8 @@ def json_chunks(headers: list[str], rows: Iterable[list]) -> Iterator[bytes]:
 XLSX_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                 "strings_to_numbers": False}  # fmt: skip
 XLSX_DATETIME, XLSX_DATE = "yyyy-mm-dd h:mm:ss", "yyyy-mm-dd"  # openpyxl's formats for the same cells
+EXCEL_EPOCH = dt.datetime(1899, 12, 31)  # day 0 of Excel's 1900 date system (XlsxWriter's default)
+DAY_SECONDS = 60 * 60 * 24
 
 
 def write_xlsx(headers: list[str], rows: Iterable[list], path: str) -> None:
@@ -118,18 +129,23 @@ def write_xlsx_cells(headers: list[str], rows: Iterable[tuple | list], path: str
     """XlsxWriter in constant-memory mode (each row goes to disk when the next one starts; faster
     than openpyxl's write-only workbook, see ``bench/bench_transfer.py``): bold header, frozen
     first row, then finished cells (``xlsx_cell``, ``RowReader.xlsx_rows``) as they come: text
-    always as text, numbers as numbers, dates as dates, None as an empty cell."""
-    with xlsxwriter.Workbook(path, XLSX_OPTIONS) as workbook:
-        sheet = workbook.add_worksheet("Leads")
-        sheet.freeze_panes(1, 0)
-        bold = workbook.add_format({"bold": True})
-        for x, header in enumerate(headers):
-            sheet.write_string(0, x, xlsx_cell(header) or "", bold)
-        write = _CellWriters(sheet, workbook)
-        for y, row in enumerate(rows, start=1):
-            for x, value in enumerate(row):
-                if value is not None:
-                    write[type(value)](y, x, value)
+    always as text, numbers as numbers, dates as dates, None as an empty cell. ``rows`` is closed
+    when the writing ends, even by an error (a reader's thread stops before the error goes on)."""
+    rows = iter(rows)
+    try:
+        with xlsxwriter.Workbook(path, XLSX_OPTIONS) as workbook:
+            sheet = workbook.add_worksheet("Leads")
+            sheet.freeze_panes(1, 0)
+            bold = workbook.add_format({"bold": True})
+            for x, header in enumerate(headers):
+                sheet.write_string(0, x, xlsx_cell(header) or "", bold)
+            write = _CellWriters(sheet, workbook)
+            for y, row in enumerate(rows, start=1):
+                for x, value in enumerate(row):
+                    if value is not None:
+                        write[type(value)](y, x, value)
+    finally:
+        _close(rows)
 
 
 class _CellWriters(dict):
@@ -138,10 +154,11 @@ class _CellWriters(dict):
 
     def __init__(self, sheet, workbook):
         self.sheet = sheet
-        stamp, day = workbook.add_format({"num_format": XLSX_DATETIME}), workbook.add_format({"num_format": XLSX_DATE})
+        self.write_string, self.write_number = _by_position(sheet, "write_string"), _by_position(sheet, "write_number")
+        self.stamp = workbook.add_format({"num_format": XLSX_DATETIME})
+        day = workbook.add_format({"num_format": XLSX_DATE})
         super().__init__({
-            str: sheet.write_string, int: sheet.write_number, float: self.number,
-            dt.datetime: lambda y, x, value: sheet.write_datetime(y, x, value, stamp),
+            str: self.write_string, int: self.write_number, float: self.number, dt.datetime: self.datetime,
             dt.date: lambda y, x, value: sheet.write_datetime(y, x, value, day),
         })  # fmt: skip
 
@@ -151,13 +168,40 @@ class _CellWriters(dict):
         return write
 
     def text(self, y: int, x: int, value) -> None:
-        self.sheet.write_string(y, x, str(value))  # any other kind: its text, never a formula
+        self.write_string(y, x, str(value))  # any other kind: its text, never a formula
 
     def number(self, y: int, x: int, value: float) -> None:
         if math.isfinite(value):
-            self.sheet.write_number(y, x, value)
+            self.write_number(y, x, value)
         else:
-            self.sheet.write_string(y, x, str(value))  # Excel has no NaN or infinity
+            self.write_string(y, x, str(value))  # Excel has no NaN or infinity
+
+    def datetime(self, y: int, x: int, value: dt.datetime) -> None:
+        # A date cell is its number with a date format (what write_datetime writes, for less work)
+        self.write_number(y, x, excel_serial(value), self.stamp)
+
+
+def _by_position(sheet, name: str):
+    """``sheet.<name>`` without the decorator that also lets it take an "A1" cell reference (a
+    ``try`` and an ``int()`` around every call: 7 % of a text cell's time); the cells here are
+    given by row and column numbers. The method the decorator wraps is its ``__wrapped__``
+    (``functools.wraps``); a method without a decorator is used as it is."""
+    method = getattr(type(sheet), name)
+    return getattr(method, "__wrapped__", method).__get__(sheet)
+
+
+def excel_serial(value: dt.datetime) -> float:
+    """The number Excel stores for a naive datetime: days since 1899-12-31 and the fraction of the
+    day, as XlsxWriter's ``write_datetime`` computes it (the same float, so the same file): 1900-01-01
+    is day 0 (a time alone) and days after 28 February 1900 count one more (Excel's 29 February
+    1900, which never was)."""
+    delta = value - EXCEL_EPOCH
+    number = delta.days + (float(delta.seconds) + float(delta.microseconds) / 1e6) / DAY_SECONDS
+    if delta.days == 1:
+        number -= 1
+    if number > 59:
+        number += 1
+    return number
 
 
 def file_name(company: Company, file_format: str, *, stamp: dt.datetime | None = None) -> str:
