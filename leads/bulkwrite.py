@@ -123,6 +123,12 @@ class WriteBehind:
             self._shared.dec_thread_sharing()
 
 
+def _rows_per_statement(columns: int) -> int:
+    """Rows of ``columns`` values one multi-row INSERT carries: as many as the database's parameter
+    limit allows, at most 500."""
+    return max(1, min(500, vendor.parameter_limit() // columns))
+
+
 class RawInserter:
     """Multi-row ``INSERT`` of model instances, values prepared per field type exactly as the ORM
     prepares them (``get_db_prep_save``), but with the cheap cases (text, numbers, booleans,
@@ -148,7 +154,7 @@ class RawInserter:
         self.head = f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
         self.head_with_pk = f"INSERT INTO {table} ({quote(model._meta.pk.column)}, {columns}) VALUES "  # noqa: S608
         self.returning = f" RETURNING {quote(model._meta.pk.column)}"
-        self.per_statement = max(1, min(500, vendor.parameter_limit() // len(self.fields)))
+        self.per_statement = _rows_per_statement(len(self.fields))
         self.one = "(" + ", ".join([vendor.placeholder()] * len(self.fields)) + ")"
 
     @staticmethod
@@ -258,7 +264,7 @@ class RawInserter:
             raise ValueError(f"{len(rows)} rows but {len(ids)} ids")
         width = len(self.fields) + 1
         one = "(" + ", ".join([vendor.placeholder()] * width) + ")"
-        per_statement = max(1, min(500, vendor.parameter_limit() // width))
+        per_statement = _rows_per_statement(width)
         with vendor.raw_cursor() as cursor:
             for start in range(0, len(rows), per_statement):
                 chunk = rows[start : start + per_statement]
