@@ -99,6 +99,16 @@ def raw_cursor() -> Iterator:
         cursor.close()
 
 
+def is_in_sql(column: str, values: list) -> tuple[str, list]:
+    """``column`` is one of ``values``, as (SQL condition, params) for ``raw_cursor()``: a single
+    array parameter on PostgreSQL (the driver adapts the list in one call, where a placeholder per
+    value is adapted one by one), a placeholder per value elsewhere. ``column`` is a quoted column
+    reference, never user input."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join([placeholder()] * len(values))})", list(values)
+
+
 def starts_with_sql(column: str, prefix: str) -> tuple[str, list]:
     """``column`` starts with ``prefix`` (case counts), as (SQL condition, params) that an index on
     the column answers: a range on SQLite (whose LIKE ignores case and so skips the index), LIKE

@@ -20,6 +20,7 @@ from leads.transfer.admin import LeadResource
 from leads.transfer.jobs import import_job_create, import_job_start
 from leads.transfer.mapping import ImportOptions
 from leads.transfer.revert import import_revert
+from leads.transfer.rows import Row, existing_keys
 
 DATA = Path(__file__).parent / "data" / "transfer"
 HEADER = "email,first_name,last_name,phone\n"
@@ -210,6 +211,28 @@ def test_re_running_the_same_file_with_skip_creates_no_duplicates(cast):
         "action": "skipped",
         "note": f"same email as lead #{Lead.objects.get(email='lead1@batch.example').pk}",
     }
+
+
+def test_existing_keys_name_the_oldest_live_lead_of_the_company_for_each_key(cast):
+    company = cast.a.company
+    oldest = make_lead(company, email="first@keys.example", phone="+44 20 7946 0001")
+    newer = make_lead(company, email="newer@keys.example")
+    merged = make_lead(company, email="merged@keys.example")
+    deleted = make_lead(company, email="deleted@keys.example")
+    own = make_lead(company, email="own@keys.example")
+    make_lead(cast.b.company, email="elsewhere@keys.example")
+    Lead.objects.filter(pk=newer.pk).update(email_key="first@keys.example")
+    Lead.objects.filter(pk=merged.pk).update(merged_into=oldest)
+    Lead.objects.filter(pk=deleted.pk).update(is_deleted=True)
+    probes = ["first@keys.example", "merged@keys.example", "deleted@keys.example", "own@keys.example",
+              "elsewhere@keys.example", "nobody@keys.example"]  # fmt: skip
+    rows = [Row(n, [], lead=Lead(email_key=key)) for n, key in enumerate(probes)]
+    rows.append(Row(len(rows), [], lead=Lead(phone_key=oldest.phone_key)))
+
+    found = existing_keys(company, ["email_key", "phone_key"], rows, ignore={own.pk})
+
+    assert oldest.phone_key == "+442079460001"
+    assert found == {("email_key", "first@keys.example"): oldest.pk, ("phone_key", "+442079460001"): oldest.pk}
 
 
 def test_a_row_repeating_an_earlier_row_of_the_file_is_skipped(cast):
