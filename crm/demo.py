@@ -105,6 +105,9 @@ def recent_moment(rng: random.Random, now: dt.datetime, days: int = 90) -> dt.da
     if moment.weekday() >= 5 and rng.random() < 0.85:  # a weekend day becomes the Friday before
         moment -= dt.timedelta(days=moment.weekday() - 4)
     moment = moment.replace(hour=rng.randint(8, 17), minute=rng.randint(0, 59), second=rng.randint(0, 59))
+    # Moving to the Friday before or to a morning hour may cross the window's first day: a day later.
+    while moment < now - dt.timedelta(days=days):
+        moment += dt.timedelta(days=1)
     return min(moment, now - dt.timedelta(minutes=rng.randint(5, 90)))
 
 

@@ -223,3 +223,19 @@ def test_seed_demo_converts_some_qualified_leads_and_nurtures_a_few(db):
         assert (messages.filter(state="sent").count(), messages.filter(opened_at__isnull=False).count(),
                 messages.filter(clicked_at__isnull=False).count()) == (9, 4, 2)  # fmt: skip
         assert messages.filter(sent_at__gt=timezone.now()).count() == 0
+
+
+def test_demo_moments_stay_inside_their_window_whatever_weekday_it_starts_on():
+    import datetime as dt
+    import random
+
+    from crm.demo import recent_moment
+
+    friday = dt.datetime(2026, 12, 4, 12, 54, tzinfo=dt.UTC)  # its window opens on a Saturday
+    for offset in range(7):  # today on every weekday, so the window opens on every weekday once
+        now = friday + dt.timedelta(days=offset)
+        rng = random.Random(offset)
+        for days in (90, 30):
+            moments = [recent_moment(rng, now, days=days) for _ in range(5000)]
+            assert min(moments) >= now - dt.timedelta(days=days), (now, days)
+            assert max(moments) <= now - dt.timedelta(minutes=5), (now, days)
