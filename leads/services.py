@@ -86,7 +86,8 @@ def register_lead_validator(validator: LeadValidator) -> LeadValidator:
     """Add a rule (usable as a decorator). ``validator(lead, data)`` sees the lead with ``data``
     applied in memory and raises ``ValidationError`` naming the field it refuses. It runs even when
     other fields were refused (so that every error is reported at once): it must not assume them
-    valid. It must not query per lead: an import runs it for each of 100,000 rows."""
+    valid. It must not query the database: an import runs it for each of 100,000 rows, in a helper
+    process that is refused the database (``leads.transfer.forked``)."""
     LEAD_VALIDATORS.append(validator)
     return validator
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +41,18 @@ from leads.models import (
     StatusChange,
 )
 from leads.queries import leads_visible_to
+from leads.transfer import forked
 from leads.transfer.copy import CopiedLeadWriter
 from leads.transfer.reading import Issue, ParsedFile
-from leads.transfer.rows import IN_CHUNK, KEY_LABELS, Row, RowContext, existing_keys
+from leads.transfer.rows import (
+    IN_CHUNK,
+    KEY_LABELS,
+    Row,
+    RowContext,
+    existing_keys,
+    row_for_transfer,
+    row_from_transfer,
+)
 
 CHUNK = 2000  # rows per write step (and per progress report)
 WRITE_CACHE_KIB = 256 * 1024  # SQLite page cache while an import writes (vendor.page_cache_for_database)
@@ -126,11 +136,14 @@ class Importer:
         return self.resolve(rows, self.lookup(rows))
 
     def read(self, records: list[tuple[int, Any]]) -> list[Row]:
-        """The rows of ``records``, each read and validated (``lead_prepare``); no query."""
-        rows = []
+        """The rows of ``records``, each read and validated (``lead_prepare``), and scored when
+        valid; no query."""
+        rows, context = [], self.context
         for number, cells in records:
-            row = self.context.read(number, cells)
-            self.context.validate_new(row)
+            row = context.read(number, cells)
+            context.validate_new(row)
+            if not row.errors:
+                context.scorer(row.lead)  # here, so that a long file is scored in the helper process
             rows.append(row)
         return rows
 
@@ -148,22 +161,24 @@ class Importer:
 
     def run(self, *, write: bool) -> Summary:
         """Check every row and, when ``write``, write the checked rows, ``CHUNK`` at a time, in a
-        pipeline: while chunk k+1 is read and validated here (Python), a second thread
-        (``bulkwrite.WriteBehind``) writes chunk k-1 and then looks up chunk k's match keys (the
-        database's work); chunk k is then resolved and staged here, and handed to that thread."""
+        pipeline: while chunk k+1 is read and validated (Python; in a helper process when the
+        file has more than one chunk, ``_validated``), a second thread (``bulkwrite.WriteBehind``)
+        writes chunk k-1 and then looks up chunk k's match keys (the database's work); chunk k is
+        then resolved and staged here, and handed to that thread."""
         summary = Summary()
         records, total = self.parsed.rows, len(self.parsed.rows)
         starts = range(0, total, CHUNK)
         writing = write
         with (
             bulkwrite.DeferredSearchIndex() if write else contextlib.nullcontext() as index,
+            self._validated(records[start : start + CHUNK] for start in starts) as chunks,
             bulkwrite.WriteBehind() as behind,
         ):
             written = None  # the chunk being written, until ``after_insert``
-            rows = self.read(records[:CHUNK])
+            rows = next(chunks, [])
             behind.submit(self.lookup, rows)
             for start in starts:
-                following = self.read(records[start + CHUNK : start + 2 * CHUNK]) if start + CHUNK < total else None
+                following = next(chunks, None)
                 existing = behind.wait()
                 if written is not None:
                     self.after_insert(written, summary.snapshots)
@@ -189,6 +204,25 @@ class Importer:
             summary.invalid.add(number)
         summary.issues.sort(key=lambda issue: issue.row)
         return summary
+
+    @contextlib.contextmanager
+    def _validated(self, chunks: Iterable[list]) -> Iterator[Iterator[list[Row]]]:
+        """The chunks read and validated (``read``) in order. A file of more than one chunk is
+        validated in a forked helper process (``forked.ForkedMap``) one chunk ahead, while this
+        process resolves, stages and writes: the context is complete before the fork (the
+        workflow's verdicts asked ahead), so the helper never needs the database."""
+        chunks = iter(chunks)
+        head = list(itertools.islice(chunks, 2))
+        chunks = itertools.chain(head, chunks)
+        if len(head) < 2 or not forked.available():
+            yield map(self.read, chunks)
+            return
+        self.context.ask_verdicts_ahead()
+        with forked.ForkedMap(self._read_for_transfer, chunks) as results:
+            yield ([row_from_transfer(row) for row in rows] for rows in results)
+
+    def _read_for_transfer(self, records: list[tuple[int, Any]]) -> list[Row]:
+        return [row_for_transfer(row) for row in self.read(records)]
 
     def _write_then_lookup(self, insert, rows: list[Row] | None, index, ids: list[int]) -> dict | None:
         if insert is not None:
@@ -270,7 +304,7 @@ class Importer:
     # -- writing ------------------------------------------------------------------------------------
 
     def stage(self, outcome: Outcome, *, remaining: int) -> tuple[list[int], Callable[[], None]]:
-        """Ready one checked chunk for writing: its new leads scored, stamped and given their ids
+        """Ready one checked chunk for writing: its new leads (scored when read) stamped and given their ids
         (``_take_ids``; ``remaining``: the rows of the file from this chunk on). Returns the ids
         and the step that writes the leads, their historical rows and status changes (run by
         ``bulkwrite.WriteBehind``; through ``COPY`` where the database offers it,
@@ -278,8 +312,7 @@ class Importer:
         has run."""
         now = timezone.now()
         leads = [row.lead for row in outcome.creates]
-        for lead in leads:
-            self.context.scorer(lead)
+        for lead in leads:  # scored when read
             lead.created_at = lead.updated_at = lead.status_changed_at = now
             if lead.owner_id:
                 lead.assigned_at = now

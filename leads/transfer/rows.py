@@ -71,6 +71,37 @@ class Row:
         self.read_errors.setdefault(target, []).append(message)
 
 
+# --- a row's trip from the helper process -------------------------------------------------------------
+# A model pickles through ``Model.__reduce__`` (its state copied, its version stamped) at several
+# times the cost of its values: a validated row travels with its lead as a tuple of the fields'
+# values, what else the lead holds, and its related objects.
+
+_LEAD_ATTNAMES = tuple(f.attname for f in Lead._meta.concrete_fields)
+_NOT_EXTRA = frozenset(_LEAD_ATTNAMES) | {"_state"}
+
+
+def row_for_transfer(row: Row) -> Row:
+    """``row`` ready to be pickled cheaply (``row_from_transfer`` makes it whole again)."""
+    lead = row.lead
+    if lead is not None:
+        state = lead.__dict__
+        extra = {name: value for name, value in state.items() if name not in _NOT_EXTRA}
+        row.lead = (tuple([state[name] for name in _LEAD_ATTNAMES]), extra, lead._state.fields_cache)
+    return row
+
+
+def row_from_transfer(row: Row) -> Row:
+    if row.lead is not None:
+        values, extra, related = row.lead
+        lead = Lead.__new__(Lead)
+        lead.__dict__.update(zip(_LEAD_ATTNAMES, values, strict=True))
+        lead.__dict__.update(extra)
+        lead._state = ModelState()
+        lead._state.fields_cache = related
+        row.lead = lead
+    return row
+
+
 def _word_bool(text: str) -> bool | None:
     word = text.strip().lower()
     if word in TRUE_WORDS:
@@ -233,6 +264,18 @@ class RowContext:
         "dnd": lambda self, row, text: self._flag(row, "dnd", text),
         "opt_in_date": _opt_in,
     }
+
+    def ask_verdicts_ahead(self) -> None:
+        """Ask the workflow now, for every status a new lead could be given with or without a
+        note, what ``validate_new`` would otherwise ask on the first row that needs it (one query
+        per move): after this, validating new rows makes no query at all."""
+        if self.batch.transitions is None:
+            return
+        lead = self._blank_lead()
+        for status in self.statuses:
+            if status.pk != lead.status_id:
+                for note in ("", "a note"):
+                    self.batch.transitions.problem(lead, status, note)
 
     # -- validation: the services' rules ---------------------------------------------------------
 
