@@ -1,6 +1,7 @@
 """The helper process that validates a long import's rows beside the writing process
 (``leads.transfer.forked``): same results, another process, no database, errors brought home."""
 
+import gc
 import os
 import re
 
@@ -27,6 +28,7 @@ def test_the_helper_returns_each_batch_worked_in_another_process_in_order_and_is
     assert helper.pid != os.getpid()
     with pytest.raises(ChildProcessError):
         os.waitpid(helper.pid, os.WNOHANG)  # already reaped: no zombie left behind
+    assert gc.get_freeze_count() == 0  # what was frozen for the fork is collectable again
 
 
 def fails_on_seven(batch):
@@ -129,3 +131,14 @@ def test_a_rule_that_queries_fails_a_long_import_and_writes_nothing(cast, monkey
         ImportStatus.FAILED, "The import stopped on an unexpected error; nothing was imported."
     )  # fmt: skip
     assert counts() == before
+
+
+def test_what_a_server_froze_before_stays_frozen():
+    gc.freeze()  # as a preforking server may, to share its memory with its workers
+    try:
+        frozen = gc.get_freeze_count()
+        with forked.ForkedMap(pid_and_doubles, [[1]]) as results:
+            assert next(results)[1] == [2]
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()

@@ -77,12 +77,15 @@ class ForkedMap:
         self.work, self.batches = work, batches
         self.pid: int | None = None
         self.channel: Connection | None = None
+        self._thaw = False
 
     def __enter__(self) -> Iterator[Any]:
         ours, theirs = Pipe(duplex=False)
         # What exists now is frozen out of the cycle collector's reach until the block ends: the
         # child's collections neither walk it nor copy it page by page by touching it, and this
         # process's, run often while it unpickles the results, walk only what it made since.
+        # (Thawed after, unless something else, such as a preforking server, had frozen it first.)
+        self._thaw = gc.get_freeze_count() == 0
         gc.freeze()
         pid = os.fork()
         if pid == 0:  # the child: whatever happens, it never returns into the caller's code
@@ -100,7 +103,8 @@ class ForkedMap:
         if exc_type is not None:  # the results are no longer wanted: no need to wait for them
             os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
-        gc.unfreeze()
+        if self._thaw:
+            gc.unfreeze()
 
     def _results(self) -> Iterator[Any]:
         while True:
