@@ -119,7 +119,7 @@ def count_leads_rule(lead, data):
     Lead.objects.exists()
 
 
-def test_a_rule_that_queries_fails_a_long_import_and_writes_nothing(cast, monkeypatch):
+def test_a_rule_that_queries_fails_a_long_import_and_writes_nothing(cast, monkeypatch, caplog):
     monkeypatch.setattr(importer, "CHUNK", 2)
     before = counts()
     services.register_lead_validator(count_leads_rule)
@@ -131,6 +131,7 @@ def test_a_rule_that_queries_fails_a_long_import_and_writes_nothing(cast, monkey
         ImportStatus.FAILED, "The import stopped on an unexpected error; nothing was imported."
     )  # fmt: skip
     assert counts() == before
+    assert "QueryInHelper: The helper process may not query the database: SELECT" in caplog.text
 
 
 def test_what_a_server_froze_before_stays_frozen():

@@ -46,7 +46,7 @@ def _refuse(execute, sql, params, many, context):
 
 
 def _serve(channel: Connection, work: Callable[[Any], Any], batches: Iterable[Any]) -> None:
-    """The child: each batch's result (or the traceback) out, then the end; the socket's buffer
+    """The child: each batch's result (or the traceback) out, then the end; the pipe's buffer
     holds it back while the parent is busy, so it is never more than a result ahead."""
     code = 0
     try:
