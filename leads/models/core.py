@@ -168,7 +168,8 @@ class ValidationStatus(models.TextChoices):
 
 
 class Lead(models.Model):
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="leads")
+    # No index of its own: every index of the table below starts with the company.
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="leads", db_index=False)
 
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
@@ -270,7 +271,8 @@ class Lead(models.Model):
 class StatusChange(models.Model):
     """Each status change of a lead, for time-in-status and the timeline."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_changes")
+    # Indexed by (lead, changed_at) below, which serves the lead's own lookups as well.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_changes", db_index=False)
     from_status = models.ForeignKey(LeadStatus, null=True, on_delete=models.PROTECT, related_name="+")
     to_status = models.ForeignKey(LeadStatus, on_delete=models.PROTECT, related_name="+")
     changed_by = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
