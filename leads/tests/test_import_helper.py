@@ -4,11 +4,12 @@
 import gc
 import os
 import re
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from leads import scoring, services
+from leads import bulkwrite, scoring, services
 from leads.models import ImportStatus, Lead
 from leads.testing.factories import make_lead
 from leads.tests.test_import_jobs import counts, do_import
@@ -143,3 +144,65 @@ def test_what_a_server_froze_before_stays_frozen():
         assert gc.get_freeze_count() >= frozen > 0
     finally:
         gc.unfreeze()
+
+
+# --- the cycle collector while an import runs ---------------------------------------------------------
+
+RARELY = (50_000, 20, 100)
+
+
+def test_the_collector_runs_rarely_until_the_last_of_nested_and_concurrent_blocks_ends():
+    usual = gc.get_threshold()
+    assert usual != RARELY
+    entered, leave = threading.Event(), threading.Event()
+
+    def other_thread():
+        with bulkwrite.collecting_rarely():
+            entered.set()
+            leave.wait(10)
+
+    with bulkwrite.collecting_rarely():
+        assert gc.get_threshold() == RARELY
+        with bulkwrite.collecting_rarely():
+            assert gc.get_threshold() == RARELY
+        assert gc.get_threshold() == RARELY  # the inner block's end leaves the outer one's setting
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        assert entered.wait(10)
+    assert gc.get_threshold() == RARELY  # the other thread's block is still open
+    leave.set()
+    thread.join(10)
+    assert gc.get_threshold() == usual
+
+
+def test_a_collector_switched_off_stays_off():
+    usual = gc.get_threshold()
+    gc.set_threshold(0)
+    try:
+        with bulkwrite.collecting_rarely():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*usual)
+
+
+def report_thresholds(lead, data):
+    if lead.last_name == "Thresholds":
+        raise ValidationError({"last_name": f"collector thresholds {gc.get_threshold()} in {os.getpid()}"})
+
+
+@pytest.mark.parametrize("chunk", [2, 100])
+def test_an_import_checks_its_rows_with_the_collector_running_rarely_in_either_process(cast, monkeypatch, chunk):
+    monkeypatch.setattr(importer, "CHUNK", chunk)  # 2: three chunks, checked in the helper; 100: here
+    usual = gc.get_threshold()
+    services.register_lead_validator(report_thresholds)
+    try:
+        job = do_import(cast, "email,last_name\na@gc.example,Thresholds\nb@gc.example,B\nc@gc.example,C\n"
+                              "d@gc.example,D\ne@gc.example,E\nf@gc.example,Thresholds\n")  # fmt: skip
+    finally:
+        services.LEAD_VALIDATORS.remove(report_thresholds)
+    assert (job.status, job.invalid_count) == (ImportStatus.FAILED, 2)
+    found = {re.fullmatch(r"collector thresholds (\(.*\)) in (\d+)", e["message"]).groups() for e in job.errors}
+    assert {thresholds for thresholds, _ in found} == {str(RARELY)}
+    assert ({int(pid) for _, pid in found} == {os.getpid()}) == (chunk == 100)
+    assert gc.get_threshold() == usual

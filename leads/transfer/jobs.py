@@ -93,7 +93,8 @@ def import_job_create(
     name = getattr(upload, "name", "") or "upload"
     if file_format not in (None, "") and file_format not in ImportFormat.values:
         raise ValidationError({"format": [f"Choose one of {', '.join(ImportFormat.values)}."]})
-    parsed = parse_file(upload, name, file_format or None)
+    with bulkwrite.collecting_rarely():
+        parsed = parse_file(upload, name, file_format or None)
     options = options or ImportOptions()
     clean_options(company, actor, options, parsed.format)
     upload.seek(0)
@@ -251,7 +252,7 @@ def import_run(*, job_id: int, parsed: ParsedFile | None = None) -> ImportJob:
     if not claimed:
         return job
     try:
-        with history.acting_from(history.RequestMeta.of_record(job)):
+        with history.acting_from(history.RequestMeta.of_record(job)), bulkwrite.collecting_rarely():
             _run(job, parsed or _open_parsed(job))
     except FileProblem as problem:
         _finish(job, ImportStatus.FAILED, error=problem.text)
