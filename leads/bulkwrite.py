@@ -33,8 +33,8 @@ def collecting_rarely() -> Iterator[None]:
     """The cycle collector runs about seventy times less often inside the block. A long batch
     allocates a container or more per value of each row, nearly all of them freed by reference
     counting; yet with the default thresholds (a young collection every 700 allocations) an import
-    of 100,000 rows spent 2.5–3 CPU-seconds in about 3,900 collections, a seventh of its importing
-    process's time; with these, about 30 collections and 0.6 s. Cycles are still collected, later.
+    of 100,000 rows spent 2.5–3.3 CPU-seconds in about 3,900 collections, a sixth of its importing
+    process's time; with these, about 30 collections and 0.7–1.3 s. Cycles are still collected, later.
     The thresholds are process-wide: nested or concurrent blocks (threads) share one setting, and the
     usual one is back when the last block ends. A forked child inherits the setting."""
     global _rarely_depth, _usual_thresholds
