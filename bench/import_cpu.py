@@ -7,7 +7,10 @@ Prints the wall time and rows/s; the CPU seconds of the importing process (both 
 the helper process that reads, validates and scores the rows (``leads.transfer.forked``), and of
 the PostgreSQL server process serving the import's connection; the CPU of the importing process's
 main steps (each thread's own, ``time.thread_time``); the server's CPU during each ``COPY``; and
-the cycle collector's time. ``--drop-index`` drops indexes of leads_lead first, inside the run
+the cycle collector's time per generation. On PostgreSQL also what the run made the server read
+and write (``server_counters``): index blocks of leads_lead read from outside shared buffers,
+buffers the server process had to write out itself to make room, WAL bytes and full-page
+images, checkpoints; and the ``shared_buffers`` it ran with. ``--drop-index`` drops indexes of leads_lead first, inside the run
 that is undone afterwards (PostgreSQL: the rolled-back transaction; SQLite: the file put back), to
 see what writing them costs. Not a benchmark of its own (no baseline): it explains
 ``import_csv``'s figure. Steps are timed by wrapping them, which costs little beside them.
@@ -65,15 +68,48 @@ def timed(owner, name: str, label, *, server: bool = False) -> None:
     setattr(owner, name, wrapper)
 
 
+SERVER_COUNTERS = {
+    "index blocks of leads_lead read from outside shared buffers": (
+        "SELECT coalesce(sum(idx_blks_read), 0) FROM pg_statio_user_indexes WHERE relname = 'leads_lead'"
+    ),
+    "buffers written out by server processes (not the background writer)": (
+        "SELECT buffers_backend FROM pg_stat_bgwriter"
+    ),
+    "WAL bytes": "SELECT wal_bytes FROM pg_stat_wal",
+    "WAL full-page images": "SELECT wal_fpi FROM pg_stat_wal",
+    "checkpoints": "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+}
+
+
+def server_counters(connection) -> dict[str, int]:
+    """The cumulative statistics of ``SERVER_COUNTERS``, read on a connection of their own (the
+    import's server process reports its own when its connection closes)."""
+    from django.db import connections
+
+    other = connections.create_connection(connection.alias)
+    try:
+        with other.cursor() as cursor:
+            found = {}
+            for label, sql in SERVER_COUNTERS.items():
+                cursor.execute(sql)
+                found[label] = int(cursor.fetchone()[0])
+            return found
+    finally:
+        other.close()
+
+
 def collector_timer() -> dict:
-    spent = {"seconds": 0.0, "collections": 0, "started": 0.0}
+    """Seconds and collections of the cycle collector, in all and per generation."""
+    spent = {"seconds": 0.0, "collections": 0, "started": 0.0, "by_generation": collections.Counter()}
 
     def callback(phase, info):
         if phase == "start":
             spent["started"] = time.perf_counter()
         else:
-            spent["seconds"] += time.perf_counter() - spent["started"]
+            seconds = time.perf_counter() - spent["started"]
+            spent["seconds"] += seconds
             spent["collections"] += 1
+            spent["by_generation"][info["generation"]] += seconds
 
     gc.callbacks.append(callback)
     return spent
@@ -116,6 +152,7 @@ def main() -> None:
                 SERVER["pid"] = cursor.fetchone()[0]
             for name in args.drop_index:
                 cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+        counters = server_counters(connection) if SERVER["pid"] else {}
         before = (time.perf_counter(), process_cpu(resource.RUSAGE_SELF), process_cpu(resource.RUSAGE_CHILDREN),
                   server_cpu())  # fmt: skip
         job = import_job_create(company=company, actor=admin, upload=SimpleUploadedFile("bench.csv", data),
@@ -132,10 +169,21 @@ def main() -> None:
         )
         print(f"  CPU s: importing process {process_cpu(resource.RUSAGE_SELF) - before[1]:.1f}, "
               f"helper {process_cpu(resource.RUSAGE_CHILDREN) - before[2]:.1f}, {server}")  # fmt: skip
+    if counters:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW shared_buffers")
+            print(f"  server (shared_buffers {cursor.fetchone()[0]}):")
+        connection.close()  # its server process reports its statistics as it ends
+        time.sleep(1)
+        after = server_counters(connection)
+        for label, value in counters.items():
+            print(f"    {label}: {after[label] - value:,}")
     for label, seconds in sorted(CPU.items(), key=lambda item: -item[1]):
         print(f"  {label}: {seconds:.2f} s")
+    generations = ", ".join(f"generation {g} {s:.2f} s" for g, s in sorted(collected["by_generation"].items()))
     print(
-        f"  cycle collector (importing process): {collected['seconds']:.2f} s in {collected['collections']} collections"
+        f"  cycle collector (importing process): {collected['seconds']:.2f} s in {collected['collections']} "
+        f"collections ({generations})"
     )
 
 
